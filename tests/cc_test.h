@@ -35,3 +35,29 @@ int cct_free_port(void);
 int cct_run(Suite *s);
 
 #endif
+
+/* ---- running the real daemon ---- */
+
+/* A datagram socket speaking the systemd notify protocol, bound at path. */
+typedef struct cct_notify {
+    int fd;
+    char path[256];
+} cct_notify;
+
+/* Binds a notify socket in dir; aborts on failure. */
+void cct_notify_open(cct_notify *n, const char *dir);
+
+/* Waits up to timeout_ms for a notify datagram containing needle; copies the
+ * datagram into buf. Returns 1 when found, 0 on timeout. Datagrams without the
+ * needle are skipped (and appended to log if non-NULL). */
+int cct_notify_wait(cct_notify *n, const char *needle, int timeout_ms, char *buf, size_t len);
+
+void cct_notify_close(cct_notify *n);
+
+/* Starts build/daemon/cryocleand with args (NULL-terminated, without argv[0])
+ * and NOTIFY_SOCKET=notify_path, stderr to log_path. Returns the pid. */
+pid_t cct_daemon_start(const char *notify_path, const char *log_path, const char *const *args);
+
+/* Sends sig and waits up to timeout_ms for exit; returns the exit status
+ * (or 128+signal); aborts the test if the daemon does not exit. */
+int cct_daemon_stop(pid_t pid, int sig, int timeout_ms);

@@ -32,7 +32,7 @@
 #include "cc_err.h"
 #include "cc_yaml.h"
 
-#define CC_PLUGIN_ABI 1
+#define CC_PLUGIN_ABI    1
 #define CC_PLUGIN_SYMBOL "cryoclean_classifier_v1"
 
 /* What an instance tells the core after create(). */

@@ -33,9 +33,8 @@ void cc_registry_free(cc_registry **r);
 const cc_classifier_ops *cc_registry_get(cc_registry *r, const char *plugin, cc_err *e);
 
 /* Creates a classifier named name from plugin with conf; 0 or -1 with e. */
-int cc_classifier_create(cc_registry *r, const char *name, const char *plugin,
-                         const cc_ynode *conf, const char *config_dir, cc_classifier *out,
-                         cc_err *e);
+int cc_classifier_create(cc_registry *r, const char *name, const char *plugin, const cc_ynode *conf,
+                         const char *config_dir, cc_classifier *out, cc_err *e);
 
 /* Destroys the instance held by c (if any) and zeroes c. */
 void cc_classifier_destroy(cc_classifier *c);

@@ -67,8 +67,9 @@ const cc_classifier_ops *cc_registry_get(cc_registry *r, const char *plugin, cc_
         return cc_err_set(e, "plugin '%s': path too long", plugin), NULL;
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h)
-        return cc_err_set(e, "plugin '%s': cannot load %s: %s (check the plugin directory and "
-                             "`ldd %s`)",
+        return cc_err_set(e,
+                          "plugin '%s': cannot load %s: %s (check the plugin directory and "
+                          "`ldd %s`)",
                           plugin, path, dlerror(), path),
                NULL;
     cc_classifier_entry_fn fn;
@@ -102,9 +103,8 @@ const cc_classifier_ops *cc_registry_get(cc_registry *r, const char *plugin, cc_
     return ops;
 }
 
-int cc_classifier_create(cc_registry *r, const char *name, const char *plugin,
-                         const cc_ynode *conf, const char *config_dir, cc_classifier *out,
-                         cc_err *e)
+int cc_classifier_create(cc_registry *r, const char *name, const char *plugin, const cc_ynode *conf,
+                         const char *config_dir, cc_classifier *out, cc_err *e)
 {
     memset(out, 0, sizeof *out);
     const cc_classifier_ops *ops = cc_registry_get(r, plugin, e);

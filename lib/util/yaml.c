@@ -40,9 +40,12 @@ void cc_ydoc_free(cc_ydoc **doc)
 const char *cc_y_typename(cc_ytype t)
 {
     switch (t) {
-    case CC_Y_SCALAR: return "a scalar";
-    case CC_Y_MAP: return "a mapping";
-    case CC_Y_SEQ: return "a sequence";
+    case CC_Y_SCALAR:
+        return "a scalar";
+    case CC_Y_MAP:
+        return "a mapping";
+    case CC_Y_SEQ:
+        return "a sequence";
     }
     return "nothing";
 }
@@ -138,17 +141,18 @@ static cc_ydoc *parse(yaml_parser_t *p, const char *name, cc_err *e)
     while (!done && !failed) {
         yaml_event_t ev;
         if (!yaml_parser_parse(p, &ev)) {
-            cc_err_set(e, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
-                       p->problem_mark.line + 1, p->problem_mark.column + 1,
-                       p->problem ? p->problem : "unknown", p->context ? " " : "",
-                       p->context ? p->context : "");
+            cc_err_set(e, "%s:%zu:%zu: YAML syntax error: %s%s%s", name, p->problem_mark.line + 1,
+                       p->problem_mark.column + 1, p->problem ? p->problem : "unknown",
+                       p->context ? " " : "", p->context ? p->context : "");
             failed = 1;
             break;
         }
         cc_ynode *n = NULL;
         int r;
         switch (ev.type) {
-        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
         case YAML_DOCUMENT_START_EVENT:
             if (++docs > 1) {
                 cc_err_set(e, "%s:%zu: only one YAML document is allowed", name,
@@ -202,8 +206,11 @@ static cc_ydoc *parse(yaml_parser_t *p, const char *name, cc_err *e)
             b.stack[b.depth++] = n;
             break;
         case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT: b.depth--; break;
-        default: break;
+        case YAML_MAPPING_END_EVENT:
+            b.depth--;
+            break;
+        default:
+            break;
         }
         yaml_event_delete(&ev);
     }
@@ -276,8 +283,8 @@ int cc_y_check_keys(const cc_ynode *map, const char *const *known, cc_err *e)
         char list[256] = "";
         size_t off = 0;
         for (const char *const *p = known; *p && off < sizeof list; p++)
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", p == known ? "" : ", ",
-                                    *p);
+            off +=
+                (size_t)snprintf(list + off, sizeof list - off, "%s%s", p == known ? "" : ", ", *p);
         return cc_err_set(e, "%s:%d:%d: unknown key '%s'%s%s (known: %s)", k->file, k->key_line,
                           k->key_col, k->key, map->key ? " in " : "", map->key ? map->key : "",
                           list);

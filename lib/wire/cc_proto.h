@@ -43,11 +43,11 @@ typedef struct cc_rec_hdr {
     uint32_t channel;
     uint16_t module;
     uint8_t sample_type;
-    uint64_t instance_id;   /* random per publisher start */
-    uint64_t seq;           /* per publisher, starts anywhere, +1 per record */
-    uint64_t timestamp_ns;  /* event time, ns since the Unix epoch */
+    uint64_t instance_id;  /* random per publisher start */
+    uint64_t seq;          /* per publisher, starts anywhere, +1 per record */
+    uint64_t timestamp_ns; /* event time, ns since the Unix epoch */
     uint32_t run;
-    double adc_scale;       /* volts per sample unit (1.0 for float32 volts) */
+    double adc_scale; /* volts per sample unit (1.0 for float32 volts) */
     float sample_rate_hz;
     uint32_t trigger_index; /* sample index of the trigger */
     uint32_t n_samples;
@@ -61,21 +61,21 @@ typedef enum cc_reason {
     CC_R_ACCEPTED = 0,
     CC_R_REJECTED = 1, /* rejected by the classifier */
     CC_R_INVALID_FIRST = 2,
-    CC_R_NAN = 2,              /* NaN or Inf samples */
-    CC_R_ZERO_LENGTH = 3,      /* n_samples == 0 */
-    CC_R_SAMPLE_TYPE = 4,      /* unknown sample type */
-    CC_R_LENGTH_MISMATCH = 5,  /* samples frame size != n_samples * sample size */
-    CC_R_TOO_LONG = 6,         /* n_samples above the configured limit */
-    CC_R_TOO_SHORT = 7,        /* shorter than the classifier's input length */
-    CC_R_NO_SAMPLES = 8,       /* header frame but no samples frame */
-    CC_R_BAD_FIELD = 9,        /* sample rate, scale or trigger index out of range */
-    CC_R_CLASSIFIER_ERROR = 10,/* the classifier failed on this batch */
+    CC_R_NAN = 2,               /* NaN or Inf samples */
+    CC_R_ZERO_LENGTH = 3,       /* n_samples == 0 */
+    CC_R_SAMPLE_TYPE = 4,       /* unknown sample type */
+    CC_R_LENGTH_MISMATCH = 5,   /* samples frame size != n_samples * sample size */
+    CC_R_TOO_LONG = 6,          /* n_samples above the configured limit */
+    CC_R_TOO_SHORT = 7,         /* shorter than the classifier's input length */
+    CC_R_NO_SAMPLES = 8,        /* header frame but no samples frame */
+    CC_R_BAD_FIELD = 9,         /* sample rate, scale or trigger index out of range */
+    CC_R_CLASSIFIER_ERROR = 10, /* the classifier failed on this batch */
     CC_R_NDECIDABLE = 11,
-    CC_R_FRAME_COUNT = 11,     /* not 3 frames (and identity unreadable) */
-    CC_R_TRUNCATED = 12,       /* header frame shorter than CC_REC_HDR_LEN */
+    CC_R_FRAME_COUNT = 11, /* not 3 frames (and identity unreadable) */
+    CC_R_TRUNCATED = 12,   /* header frame shorter than CC_REC_HDR_LEN */
     CC_R_BAD_MAGIC = 13,
     CC_R_BAD_VERSION = 14,
-    CC_R_OVERSIZED = 15,       /* message above the configured byte limit */
+    CC_R_OVERSIZED = 15, /* message above the configured byte limit */
     CC_R_COUNT = 16
 } cc_reason;
 

@@ -91,9 +91,12 @@ const char *cc_reason_name(cc_reason r)
 size_t cc_sample_size(uint8_t t)
 {
     switch (t) {
-    case CC_S_INT16: return 2;
-    case CC_S_INT32: return 4;
-    case CC_S_FLOAT32: return 4;
+    case CC_S_INT16:
+        return 2;
+    case CC_S_INT32:
+        return 4;
+    case CC_S_FLOAT32:
+        return 4;
     }
     return 0;
 }
@@ -186,9 +189,15 @@ cc_reason cc_rec_to_volts(const cc_rec_hdr *h, const void *samples, float *out)
     for (uint32_t i = 0; i < h->n_samples; i++) {
         double v;
         switch (h->sample_type) {
-        case CC_S_INT16: v = (int16_t)get16(p + 2 * (size_t)i) * s; break;
-        case CC_S_INT32: v = (int32_t)get32(p + 4 * (size_t)i) * s; break;
-        default: v = getf32(p + 4 * (size_t)i) * s; break;
+        case CC_S_INT16:
+            v = (int16_t)get16(p + 2 * (size_t)i) * s;
+            break;
+        case CC_S_INT32:
+            v = (int32_t)get32(p + 4 * (size_t)i) * s;
+            break;
+        default:
+            v = getf32(p + 4 * (size_t)i) * s;
+            break;
         }
         out[i] = (float)v;
         bad |= !isfinite(out[i]);
