@@ -611,6 +611,45 @@ START_TEST(test_sigterm_drains)
 }
 END_TEST
 
+/* Sequence gaps are counted as upstream loss, exactly; a new instance id is a
+ * publisher restart, not a loss; repeated numbers are "reordered". The
+ * watchdog is fed (WATCHDOG=1) while the threads make progress. */
+START_TEST(test_loss_accounting_and_watchdog)
+{
+    env v;
+    setenv("WATCHDOG_USEC", "600000", 1);
+    start(&v, NULL);
+    unsetenv("WATCHDOG_USEC");
+    char msg[1024];
+    ck_assert_msg(cct_notify_wait(&v.notify, "WATCHDOG=1", 5000, msg, sizeof msg),
+                  "no WATCHDOG=1 although WATCHDOG_USEC was set");
+    uint64_t rng = 3, seq = 1, inst = 555;
+    warm_up(&v, inst, &seq, &rng);
+    uint64_t warm = seq - 1;
+    int sent = 0;
+    for (uint64_t s = seq; s < seq + 10; s++, sent++) send_record(v.push, inst, s, 4, K_NOISE, &rng);
+    /* skip 5 */
+    for (uint64_t s = seq + 15; s < seq + 20; s++, sent++) send_record(v.push, inst, s, 4, K_NOISE, &rng);
+    /* a repeated number */
+    send_record(v.push, inst, seq + 19, 4, K_NOISE, &rng);
+    sent++;
+    /* the publisher restarts: new instance id, sequence starts anew */
+    for (uint64_t s = 1; s <= 5; s++, sent++) send_record(v.push, inst + 1, s, 4, K_NOISE, &rng);
+    int got = 0;
+    cc_decision d;
+    while (got < sent && recv_decision(v.dec, &d, 5000)) got++;
+    ck_assert_int_eq(got, sent);
+    char json[4096];
+    settled_monitor(&v, warm + (unsigned long long)sent, json, sizeof json);
+    check_identity(json);
+    ck_assert_uint_eq(json_u64(json, "lost_upstream"), 5);
+    ck_assert_uint_eq(json_u64(json, "reordered"), 1);
+    ck_assert_uint_eq(json_u64(json, "publishers"), 2);
+    ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
+    finish(&v);
+}
+END_TEST
+
 /* A broken configuration at start: exit 1 with a positioned message. */
 START_TEST(test_bad_config_at_start)
 {
@@ -647,6 +686,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_reload_under_load);
     tcase_add_test(t, test_sigterm_drains);
     tcase_add_test(t, test_bad_config_at_start);
+    tcase_add_test(t, test_loss_accounting_and_watchdog);
     suite_add_tcase(s, t);
     return s;
 }
