@@ -155,8 +155,8 @@ static void tick(ccd *d, double dt, uint64_t *last_received)
     if (d->mon_sock) {
         char json[2048];
         int l = counters_json(d, json, sizeof json, rate);
-        const void *data[2] = {"mon/all/", json};
-        size_t len[2] = {8, (size_t)l};
+        const void *data[2] = {"mon/daemon/", json};
+        size_t len[2] = {11, (size_t)l};
         send_frames(d->mon_sock, data, len, 2);
     }
 }

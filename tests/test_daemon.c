@@ -81,7 +81,7 @@ static void start(env *v, const char *extra)
     zmq_setsockopt(v->push, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(v->dec, ZMQ_SUBSCRIBE, "dec/", 4);
     zmq_setsockopt(v->clean, ZMQ_SUBSCRIBE, "rec/", 4);
-    zmq_setsockopt(v->mon, ZMQ_SUBSCRIBE, "mon/all/", 8);
+    zmq_setsockopt(v->mon, ZMQ_SUBSCRIBE, "mon/daemon/", 11);
     ck_assert_int_eq(zmq_connect(v->push, v->ep_in), 0);
     ck_assert_int_eq(zmq_connect(v->dec, v->ep_dec), 0);
     ck_assert_int_eq(zmq_connect(v->clean, v->ep_clean), 0);
@@ -216,7 +216,7 @@ static void warm_up(env *v, uint64_t inst, uint64_t *seq, uint64_t *rng)
     ck_abort_msg("no decision for any warm-up record (log: %s)", v->log);
 }
 
-/* Reads the latest "mon/all/" JSON into buf (waits for a fresh one). */
+/* Reads the latest "mon/daemon/" JSON into buf (waits for a fresh one). */
 static void latest_monitor(env *v, char *buf, size_t len)
 {
     buf[0] = '\0';

@@ -1,7 +1,7 @@
 /* cmd_watch.c - `cryoclean watch`: what a running daemon decides, live.
  *
  * Subscribes to the decision stream (dec/) and the daemon's monitor
- * (mon/all/) and prints a line per decision (or every Nth) and a summary per
+ * (mon/daemon/) and prints a line per decision (or every Nth) and a summary per
  * second: input rate, accepted/rejected/invalid, artefact fraction, upstream
  * loss. Works against a remote daemon: give its endpoints.
  */
@@ -34,7 +34,7 @@ static double now_s(void)
 
 static const char *verdict_name(int v)
 {
-    return v == CC_V_ACCEPT ? "\033[32mACCEPT\033[0m"
+    return v == CC_V_ACCEPT   ? "\033[32mACCEPT\033[0m"
            : v == CC_V_REJECT ? "\033[31mREJECT\033[0m"
                               : "\033[33mINVALID\033[0m";
 }
@@ -54,7 +54,8 @@ static void *sub(void *ctx, const char *ep, const char *topic)
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
     if (zmq_connect(s, ep)) {
-        fprintf(stderr, "cryoclean watch: cannot connect to %s: %s\n", ep, zmq_strerror(zmq_errno()));
+        fprintf(stderr, "cryoclean watch: cannot connect to %s: %s\n", ep,
+                zmq_strerror(zmq_errno()));
         zmq_close(s);
         return NULL;
     }
@@ -65,7 +66,7 @@ int64_t cc_watch_run(const cc_watch_opts *o)
 {
     void *ctx = zmq_ctx_new();
     void *dec = o->decisions ? sub(ctx, o->decisions, "dec/") : NULL;
-    void *mon = o->monitor ? sub(ctx, o->monitor, "mon/all/") : NULL;
+    void *mon = o->monitor ? sub(ctx, o->monitor, "mon/daemon/") : NULL;
     if ((o->decisions && !dec) || (o->monitor && !mon)) {
         zmq_ctx_term(ctx);
         return -1;
@@ -105,10 +106,10 @@ int64_t cc_watch_run(const cc_watch_opts *o)
             by[d.verdict < 3 ? d.verdict : 2]++;
             sec_by[d.verdict < 3 ? d.verdict : 2]++;
             if (o->every && n % (uint64_t)o->every == 0)
-                printf("ch %03u seq %-8llu %s score %.3f cutoff %.2f %-16s %s/%s %u us\n", d.channel,
-                       (unsigned long long)d.seq, verdict_name(d.verdict), (double)d.score,
-                       (double)d.cutoff, cc_reason_name((cc_reason)d.reason), d.classifier,
-                       d.model, d.latency_us);
+                printf("ch %03u seq %-8llu %s score %.3f cutoff %.2f %-16s %s/%s %u us\n",
+                       d.channel, (unsigned long long)d.seq, verdict_name(d.verdict),
+                       (double)d.score, (double)d.cutoff, cc_reason_name((cc_reason)d.reason),
+                       d.classifier, d.model, d.latency_us);
         }
         t = now_s();
         if (t >= next) {
@@ -147,26 +148,39 @@ int cmd_watch(int argc, char **argv)
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    cc_watch_opts o = {.decisions = "tcp://127.0.0.1:5556",
-                       .monitor = "tcp://127.0.0.1:5558",
-                       .every = 1};
+    cc_watch_opts o = {
+        .decisions = "tcp://127.0.0.1:5556", .monitor = "tcp://127.0.0.1:5558", .every = 1};
     int c;
     while ((c = getopt_long(argc, argv, "d:m:t:n:e:jh", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o.decisions = strcmp(optarg, "off") ? optarg : NULL; break;
-        case 'm': o.monitor = strcmp(optarg, "off") ? optarg : NULL; break;
-        case 't': o.duration_s = atof(optarg); break;
-        case 'n': o.count = strtoull(optarg, NULL, 10); break;
-        case 'e': o.every = atoi(optarg); break;
-        case 'j': o.json = 1; break;
+        case 'd':
+            o.decisions = strcmp(optarg, "off") ? optarg : NULL;
+            break;
+        case 'm':
+            o.monitor = strcmp(optarg, "off") ? optarg : NULL;
+            break;
+        case 't':
+            o.duration_s = atof(optarg);
+            break;
+        case 'n':
+            o.count = strtoull(optarg, NULL, 10);
+            break;
+        case 'e':
+            o.every = atoi(optarg);
+            break;
+        case 'j':
+            o.json = 1;
+            break;
         case 'h':
-            printf("usage: cryoclean watch [--decisions EP|off] [--monitor EP|off] [--duration S]\n"
-                   "                       [--count N] [--every N] [--json]\n\n"
-                   "Prints the decisions of a running cryocleand (every Nth; 0 for summaries only)\n"
-                   "and a summary per second. Defaults: decisions tcp://127.0.0.1:5556, monitor\n"
-                   "tcp://127.0.0.1:5558.\n");
+            printf(
+                "usage: cryoclean watch [--decisions EP|off] [--monitor EP|off] [--duration S]\n"
+                "                       [--count N] [--every N] [--json]\n\n"
+                "Prints the decisions of a running cryocleand (every Nth; 0 for summaries only)\n"
+                "and a summary per second. Defaults: decisions tcp://127.0.0.1:5556, monitor\n"
+                "tcp://127.0.0.1:5558.\n");
             return 0;
-        default: return 2;
+        default:
+            return 2;
         }
     }
     return cc_watch_run(&o) < 0 ? 1 : 0;
