@@ -26,12 +26,13 @@ void cc_prep_minmax(float *x, size_t m)
         if (x[i] < lo) lo = x[i];
         if (x[i] > hi) hi = x[i];
     }
-    float d = hi - lo;
-    if (!(d > 0.0f)) {
+    /* in double: hi - lo overflows float for values beyond +-1.7e38 */
+    double d = (double)hi - lo;
+    if (!(d > 0.0)) {
         for (size_t i = 0; i < m; i++) x[i] = 0.0f;
         return;
     }
-    for (size_t i = 0; i < m; i++) x[i] = (x[i] - lo) / d;
+    for (size_t i = 0; i < m; i++) x[i] = (float)(((double)x[i] - lo) / d);
 }
 
 cc_prep_status cc_prep_record(const float *in, size_t n, float *out, size_t m)

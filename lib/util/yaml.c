@@ -149,14 +149,26 @@ static cc_ydoc *parse(yaml_parser_t *p, const char *name, cc_err *e)
         }
         cc_ynode *n = NULL;
         int r;
+        const yaml_char_t *anchor =
+            ev.type == YAML_SCALAR_EVENT           ? ev.data.scalar.anchor
+            : ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
+            : ev.type == YAML_MAPPING_START_EVENT  ? ev.data.mapping_start.anchor
+                                                   : NULL;
+        if (anchor) {
+            cc_err_set(e, "%s:%zu:%zu: YAML anchors are not supported; write the value out", name,
+                       ev.start_mark.line + 1, ev.start_mark.column + 1);
+            failed = 1;
+            yaml_event_delete(&ev);
+            break;
+        }
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = 1;
             break;
         case YAML_DOCUMENT_START_EVENT:
             if (++docs > 1) {
-                cc_err_set(e, "%s:%zu: only one YAML document is allowed", name,
-                           ev.start_mark.line + 1);
+                cc_err_set(e, "%s:%zu:%zu: only one YAML document is allowed", name,
+                           ev.start_mark.line + 1, ev.start_mark.column + 1);
                 failed = 1;
             }
             break;
@@ -175,7 +187,11 @@ static cc_ydoc *parse(yaml_parser_t *p, const char *name, cc_err *e)
             n->quoted = ev.data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                         ev.data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
             if (b.depth == 0) {
-                doc->root = n;
+                if (ev.data.scalar.plain_implicit && ev.data.scalar.length == 0 &&
+                    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+                    node_free(n); /* "---" alone: an empty document, not "" */
+                else
+                    doc->root = n;
                 break;
             }
             if ((r = attach(&b, n)) < 0) {
@@ -186,8 +202,8 @@ static cc_ydoc *parse(yaml_parser_t *p, const char *name, cc_err *e)
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if (b.depth >= MAX_DEPTH) {
-                failed = cc_err_set(e, "%s:%zu: nesting deeper than %d levels", name,
-                                    ev.start_mark.line + 1, MAX_DEPTH);
+                failed = cc_err_set(e, "%s:%zu:%zu: nesting deeper than %d levels", name,
+                                    ev.start_mark.line + 1, ev.start_mark.column + 1, MAX_DEPTH);
                 break;
             }
             n = new_node(&b, ev.type == YAML_MAPPING_START_EVENT ? CC_Y_MAP : CC_Y_SEQ, &ev);
