@@ -20,7 +20,10 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "alert_sink.h"
 #include "cc_config.h"
+#include "cc_monitor.h"
+#include "metrics_http.h"
 #include "cc_proto.h"
 #include "cc_registry.h"
 #include "queue.h"
@@ -85,6 +88,12 @@ typedef struct ccd {
     atomic_uint_fast64_t *beat_workers; /* [nworkers] */
     int nworkers;
 
+    /* monitoring, owned by the output thread (http is started by main) */
+    cc_monitor *mon;
+    cc_alert_sink *sink;
+    cc_metrics_http *http;
+    uint64_t start_ns;
+
     pthread_t ingest_thr, output_thr, *worker_thr;
     pthread_mutex_t status_mu;
     char status[256]; /* latest one-line summary from the output thread */
@@ -117,8 +126,10 @@ void *ccd_output_main(void *d);
 
 /* Opens the input sockets (before READY=1); 0 or -1 with e. */
 int ccd_ingest_open(ccd *d, cc_err *e);
-/* Opens the output sockets; 0 or -1 with e. */
+/* Opens the output sockets and creates the monitor and alert sink; 0 or -1 with e. */
 int ccd_output_open(ccd *d, cc_err *e);
+/* Closes what ccd_output_open made (after the output thread ended). */
+void ccd_output_close(ccd *d);
 
 /* Frees an item and its frames. */
 void ccd_item_free(ccd_item *it);

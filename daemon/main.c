@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -165,17 +166,41 @@ static void log_totals(ccd *d)
                LDC(d->c.out_dropped_clean));
 }
 
-static int run(ccd *d)
+static pid_t main_tid;
+
+/* Runs only on threads that were created before main() could block the
+ * signals (OpenBLAS starts its pool when the library loads): hand the signal
+ * to the main thread, where it stays pending for the signalfd. */
+static void forward_signal(int sig)
+{
+    int saved = errno;
+    syscall(SYS_tgkill, getpid(), main_tid, sig);
+    errno = saved;
+}
+
+/* Blocks the control signals in the main thread (every thread we create
+ * inherits the mask) and forwards them from threads that libraries made. */
+static void take_signals(sigset_t *mask)
+{
+    sigemptyset(mask);
+    sigaddset(mask, SIGTERM);
+    sigaddset(mask, SIGINT);
+    sigaddset(mask, SIGHUP);
+    main_tid = (pid_t)syscall(SYS_gettid);
+    pthread_sigmask(SIG_BLOCK, mask, NULL);
+    struct sigaction sa = {.sa_handler = forward_signal};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int run(ccd *d, sigset_t *mask)
 {
     cc_err e = {""};
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL); /* inherited by every thread */
-    signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    int sfd = signalfd(-1, mask, SFD_CLOEXEC);
     if (sfd < 0) return log_err("signalfd: %s", strerror(errno)), 1;
 
     d->zctx = zmq_ctx_new();
@@ -188,11 +213,19 @@ static int run(ccd *d)
     uint64_t *beats = calloc((size_t)d->nworkers + 2, sizeof *beats);
     if (!d->zctx || !d->work || !d->out || !d->beat_workers || !d->worker_thr || !args || !beats)
         return log_err("out of memory"), 1;
-    if (ccd_output_open(d, &e) || ccd_ingest_open(d, &e)) {
+    d->start_ns = ccd_mono_ns();
+    cc_metrics_http_config hc;
+    cc_metrics_http_config_default(&hc);
+    if (cc_metrics_http_config_from_yaml(d->boot_cfg->metrics_node, &hc, &e) ||
+        (hc.enabled && !(d->http = cc_metrics_http_start(&hc, &e))) || ccd_output_open(d, &e) ||
+        ccd_ingest_open(d, &e)) {
         log_err("%s", e.msg);
         sd_notifyf(0, "STATUS=failed: %.200s", e.msg);
         return 1;
     }
+    if (d->http)
+        log_info("metrics: Prometheus endpoint http://%s:%d/metrics", hc.bind,
+                 cc_metrics_http_port(d->http));
     if (start_threads(d, args)) return log_err("cannot start threads: %s", strerror(errno)), 1;
 
     uint64_t wd_usec = 0;
@@ -236,9 +269,8 @@ static int run(ccd *d)
                ccd_queue_depth(d->work) + ccd_queue_depth(d->out));
     drain(d);
     log_totals(d);
-    if (d->dec_sock) zmq_close(d->dec_sock);
-    if (d->clean_sock) zmq_close(d->clean_sock);
-    if (d->mon_sock) zmq_close(d->mon_sock);
+    ccd_output_close(d);
+    cc_metrics_http_stop(&d->http);
     zmq_ctx_term(d->zctx);
     ccd_queue_free(&d->work);
     ccd_queue_free(&d->out);
@@ -260,6 +292,8 @@ int main(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
+    sigset_t mask;
+    take_signals(&mask);
     ccd d = {0};
     int check = 0, o;
     while ((o = getopt_long(argc, argv, "c:p:thV", opts, NULL)) != -1) {
@@ -303,6 +337,16 @@ int main(int argc, char **argv)
     }
     log_set_level(p->cfg->log_level);
     if (check) {
+        cc_metrics_http_config hc;
+        cc_metrics_http_config_default(&hc);
+        cc_alert_sink_config sc;
+        cc_alert_sink_config_default(&sc);
+        if (cc_metrics_http_config_from_yaml(p->cfg->metrics_node, &hc, &e) ||
+            cc_alert_sink_config_from_yaml(p->cfg->alert_notify, &sc, &e)) {
+            log_err("%s", e.msg);
+            ccd_pipeline_release(p);
+            return 1;
+        }
         printf("configuration %s is valid: %zu inputs, %zu classifiers, %zu channel rules\n",
                d.config_path ? d.config_path : "<embedded>", p->cfg->ninputs, p->cfg->nclassifiers,
                p->cfg->nchannels);
@@ -318,7 +362,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&d.pipe_mu, NULL);
     pthread_mutex_init(&d.status_mu, NULL);
     d.pipe = p;
-    int rc = run(&d);
+    int rc = run(&d, &mask);
     ccd_pipeline_release(d.pipe);
     cc_config_free(&d.boot_cfg);
     return rc;

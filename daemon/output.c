@@ -6,14 +6,18 @@
  * re-sends the original three frames unchanged on the clean stream. PUB
  * sockets use ZMQ_XPUB_NODROP with non-blocking sends, so a subscriber at its
  * HWM turns into a counted drop instead of a silent one or a stalled daemon.
- * Every monitor interval it publishes the monitor message and refreshes the
- * one-line status that main sends to systemd.
+ * It also owns the monitor (lib/monitor): every decision is recorded there;
+ * every monitor interval it closes alert bins, delivers alert transitions
+ * (ZeroMQ alert/ topic, journal, optional command), publishes the monitor
+ * messages of every channel, module and the total, renders the Prometheus
+ * text for the metrics endpoint and refreshes the status line for systemd.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cc_metrics.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -41,11 +45,27 @@ static int open_pub(ccd *d, const char *what, const cc_conf_output *o, void **ou
 int ccd_output_open(ccd *d, cc_err *e)
 {
     const cc_config *c = d->boot_cfg;
-    return open_pub(d, "decisions", &c->decisions, &d->dec_sock, e) ||
-                   open_pub(d, "clean", &c->clean, &d->clean_sock, e) ||
-                   open_pub(d, "monitor", &c->monitor, &d->mon_sock, e)
-               ? -1
-               : 0;
+    if (open_pub(d, "decisions", &c->decisions, &d->dec_sock, e) ||
+        open_pub(d, "clean", &c->clean, &d->clean_sock, e) ||
+        open_pub(d, "monitor", &c->monitor, &d->mon_sock, e))
+        return -1;
+    if (!(d->mon = cc_monitor_new(&c->monitor_cfg, e))) return cc_err_prefix(e, "monitor");
+    cc_alert_sink_config sc;
+    cc_alert_sink_config_default(&sc);
+    if (cc_alert_sink_config_from_yaml(c->alert_notify, &sc, e) ||
+        !(d->sink = cc_alert_sink_new(&sc, e)))
+        return -1;
+    return 0;
+}
+
+void ccd_output_close(ccd *d)
+{
+    if (d->dec_sock) zmq_close(d->dec_sock);
+    if (d->clean_sock) zmq_close(d->clean_sock);
+    if (d->mon_sock) zmq_close(d->mon_sock);
+    d->dec_sock = d->clean_sock = d->mon_sock = NULL;
+    cc_alert_sink_free(&d->sink);
+    cc_monitor_free(&d->mon);
 }
 
 /* Sends frames as one message without blocking; 0 sent, -1 dropped (HWM) or failed. */
@@ -77,6 +97,10 @@ static void count_decision(ccd *d, const cc_decision *dec)
 static void publish(ccd *d, ccd_item *it)
 {
     count_decision(d, &it->dec);
+    cc_err e;
+    if (cc_monitor_record(d->mon, it->dec.channel, it->dec.module, it->dec.verdict, it->dec.reason,
+                          it->dec.score, it->pulse_height, it->dec.latency_us, ccd_real_ns(), &e))
+        log_limited(63, LOG_WARNING, "monitor: %s", e.msg);
     if (d->dec_sock) {
         char topic[CC_TOPIC_MAX];
         uint8_t body[CC_DEC_LEN];
@@ -136,29 +160,92 @@ static int counters_json(ccd *d, char *buf, size_t len, double rate_in)
     return o < (int)len ? o : (int)len - 1;
 }
 
-static void tick(ccd *d, double dt, uint64_t *last_received)
+/* Sends a text message on the monitor socket. */
+static void send_text(ccd *d, const char *topic, const char *text, size_t len)
 {
+    const void *data[2] = {topic, text};
+    size_t l[2] = {strlen(topic), len};
+    if (d->mon_sock) send_frames(d->mon_sock, data, l, 2);
+}
+
+typedef struct tick_ctx {
+    ccd *d;
+    cc_text *txt;
+} tick_ctx;
+
+/* Delivers one alert transition: ZeroMQ alert topic, log, journal, command. */
+static void on_alert(const cc_alert_event *ev, void *user)
+{
+    tick_ctx *t = user;
+    char topic[CC_TOPIC_MAX], line[256];
+    cc_err e;
+    cc_metrics_alert_line(ev, line, sizeof line);
+    log_msg(ev->to == CC_ALERT_ALARM     ? LOG_CRIT
+            : ev->to == CC_ALERT_WARNING ? LOG_WARNING
+                                         : LOG_NOTICE,
+            "alert: %s", line);
+    if (cc_metrics_alert_json(ev, topic, t->txt, &e) == 0)
+        send_text(t->d, topic, t->txt->s, t->txt->len);
+    cc_alert_sink_deliver(t->d->sink, ev, ccd_real_ns());
+}
+
+/* Publishes every entity's monitor message for every window. */
+static void publish_monitors(ccd *d, cc_text *txt, uint64_t now)
+{
+    static const cc_mon_kind kinds[] = {CC_MON_TOTAL, CC_MON_MODULE, CC_MON_CHANNEL};
+    const cc_monitor_config *mc = cc_monitor_config_get(d->mon);
+    char topic[CC_TOPIC_MAX];
+    cc_err e;
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < cc_monitor_count(d->mon, kinds[k]); i++)
+            for (uint32_t w = 0; w < mc->n_windows; w++)
+                if (cc_metrics_monitor_json(d->mon, kinds[k], i, w, now, topic, txt, &e) == 0)
+                    send_text(d, topic, txt->s, txt->len);
+}
+
+static void render_metrics(ccd *d, cc_text *txt, uint64_t now)
+{
+    cc_daemon_counters dc = {.received = atomic_load(&d->c.received),
+                             .decided = atomic_load(&d->c.accepted) + atomic_load(&d->c.rejected) +
+                                        atomic_load(&d->c.invalid),
+                             .uptime_s = (double)(ccd_mono_ns() - d->start_ns) / 1e9,
+                             .alerts_enabled = cc_monitor_config_get(d->mon)->alert.enabled};
+    for (int r = 0; r < CC_R_COUNT; r++) dc.dropped[r] = atomic_load(&d->c.undecidable_by[r]);
+    cc_err e;
+    cc_text_reset(txt);
+    if (cc_metrics_prometheus(d->mon, &dc, now, txt, &e) ||
+        cc_metrics_http_publish(d->http, txt->s, txt->len, &e))
+        log_limited(59, LOG_ERR, "metrics: %s", e.msg);
+}
+
+static void tick(ccd *d, double dt, uint64_t *last_received, uint64_t *lost_seen, cc_text *txt)
+{
+    uint64_t now = ccd_real_ns();
+    uint64_t lost = atomic_load(&d->c.lost_upstream);
+    if (lost > *lost_seen) cc_monitor_loss(d->mon, lost - *lost_seen, now);
+    *lost_seen = lost;
+    cc_monitor_gauge(d->mon, "queue_work", (double)ccd_queue_depth(d->work), NULL);
+    cc_monitor_gauge(d->mon, "queue_out", (double)ccd_queue_depth(d->out), NULL);
+    tick_ctx tc = {d, txt};
+    cc_monitor_tick(d->mon, now, on_alert, &tc);
+    cc_alert_sink_poll(d->sink, now);
+
     uint64_t rec = atomic_load(&d->c.received);
     double rate = dt > 0 ? (double)(rec - *last_received) / dt : 0.0;
     *last_received = rec;
-    uint64_t acc = atomic_load(&d->c.accepted), rej = atomic_load(&d->c.rejected);
-    char status[256];
-    snprintf(status, sizeof status,
-             "in %.1f rec/s; decided %llu (rejected %.1f%%, invalid %llu); undecidable %llu; "
-             "lost upstream %llu",
-             rate, (unsigned long long)(acc + rej + atomic_load(&d->c.invalid)),
-             acc + rej ? 100.0 * (double)rej / (double)(acc + rej) : 0.0, LD(d->c.invalid),
-             LD(d->c.undecidable), LD(d->c.lost_upstream));
+    char status[256], mon[160];
+    cc_metrics_status(d->mon, now, mon, sizeof mon);
+    snprintf(status, sizeof status, "%s; decided %llu, invalid %llu, undecidable %llu", mon,
+             LD(d->c.accepted) + LD(d->c.rejected) + LD(d->c.invalid), LD(d->c.invalid),
+             LD(d->c.undecidable));
     pthread_mutex_lock(&d->status_mu);
     memcpy(d->status, status, sizeof status);
     pthread_mutex_unlock(&d->status_mu);
-    if (d->mon_sock) {
-        char json[2048];
-        int l = counters_json(d, json, sizeof json, rate);
-        const void *data[2] = {"mon/daemon/", json};
-        size_t len[2] = {11, (size_t)l};
-        send_frames(d->mon_sock, data, len, 2);
-    }
+    char json[2048];
+    int l = counters_json(d, json, sizeof json, rate);
+    send_text(d, "mon/daemon/", json, (size_t)l);
+    publish_monitors(d, txt, now);
+    if (d->http) render_metrics(d, txt, now);
 }
 
 void *ccd_output_main(void *arg)
@@ -166,7 +253,9 @@ void *ccd_output_main(void *arg)
     ccd *d = arg;
     ccd_item *items[256];
     uint64_t interval_ns = (uint64_t)(d->boot_cfg->monitor_interval_s * 1e9);
-    uint64_t next = ccd_mono_ns() + interval_ns, last_tick = ccd_mono_ns(), last_rec = 0;
+    uint64_t next = ccd_mono_ns() + interval_ns, last_tick = ccd_mono_ns(), last_rec = 0,
+             lost_seen = 0;
+    cc_text txt = {0};
     for (;;) {
         atomic_fetch_add(&d->beat_output, 1);
         uint64_t now = ccd_mono_ns();
@@ -176,12 +265,13 @@ void *ccd_output_main(void *arg)
         for (size_t i = 0; i < n; i++) publish(d, items[i]);
         now = ccd_mono_ns();
         if (now >= next) {
-            tick(d, (double)(now - last_tick) / 1e9, &last_rec);
+            tick(d, (double)(now - last_tick) / 1e9, &last_rec, &lost_seen, &txt);
             last_tick = now;
             next = now + interval_ns;
         }
         if (n == 0 && ccd_queue_finished(d->out)) break;
     }
-    tick(d, (double)(ccd_mono_ns() - last_tick) / 1e9, &last_rec);
+    tick(d, (double)(ccd_mono_ns() - last_tick) / 1e9, &last_rec, &lost_seen, &txt);
+    cc_text_free(&txt);
     return NULL;
 }

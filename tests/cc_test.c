@@ -126,6 +126,8 @@ pid_t cct_daemon_start(const char *notify_path, const char *log_path, const char
     ck_assert_msg(pid >= 0, "fork failed");
     if (pid == 0) {
         setenv("NOTIFY_SOCKET", notify_path, 1);
+        /* run as in production: OpenBLAS with its own thread pool */
+        unsetenv("OPENBLAS_NUM_THREADS");
         if (log_path) {
             FILE *f = freopen(log_path, "w", stderr);
             (void)f;

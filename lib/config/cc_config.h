@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cc_err.h"
+#include "cc_monitor.h"
 #include "cc_yaml.h"
 
 #define CC_NAME_MAX     64
@@ -75,10 +76,10 @@ typedef struct cc_config {
     uint32_t max_message_bytes;
 
     double monitor_interval_s;
-    const cc_ynode *monitor_node; /* `monitor:` block for the monitor module, or NULL */
-    const cc_ynode *alerts_node;  /* `alerts:` block, or NULL */
-    const cc_ynode *metrics_node; /* `metrics:` block, or NULL */
-    int log_level;                /* syslog level: 3 err .. 7 debug */
+    cc_monitor_config monitor_cfg; /* windows, spectra, alerts (`monitor:` block) */
+    const cc_ynode *alert_notify;  /* `monitor.alerts.notify:` block for the daemon, or NULL */
+    const cc_ynode *metrics_node;  /* `metrics:` block for the daemon, or NULL */
+    int log_level;                 /* syslog level: 3 err .. 7 debug */
 } cc_config;
 
 /* Parses the configuration file at path. NULL with a positioned error on failure. */

@@ -29,7 +29,8 @@ int cc_config_check_endpoint(const cc_ynode *n, const char *ep, cc_err *e)
     for (int i = 0; schemes[i]; i++) {
         size_t l = strlen(schemes[i]);
         if (strncmp(ep, schemes[i], l) == 0 && ep[l]) {
-            if (i == 0 && !strrchr(ep + l, ':'))
+            const char *port = strrchr(ep + l, ':');
+            if (i == 0 && (!port || !port[1])) /* "tcp://host:" has no port */
                 return cc_y_err(e, n, "endpoint '%s': expected tcp://HOST:PORT", ep);
             return 0;
         }
@@ -239,8 +240,8 @@ static int parse_log(cc_config *c, const cc_ynode *n, cc_err *e)
 static int parse_root(cc_config *c, cc_err *e)
 {
     static const char *const keys[] = {"inputs",   "outputs",    "plugin_dir", "classifiers",
-                                       "channels", "processing", "monitor",    "alerts",
-                                       "metrics",  "log",        NULL};
+                                       "channels", "processing", "monitor",    "metrics",
+                                       "log",      NULL};
     const cc_ynode *r = c->doc->root;
     if (!r) return cc_err_set(e, "%s: the configuration is empty", c->path);
     if (cc_y_expect(r, CC_Y_MAP, "configuration", e) || cc_y_check_keys(r, keys, e)) return -1;
@@ -250,8 +251,10 @@ static int parse_root(cc_config *c, cc_err *e)
     if (cc_y_expect(ins, CC_Y_SEQ, "inputs", e)) return -1;
     if (ins->n == 0) return cc_y_err(e, ins, "inputs: at least one input is needed");
     if (!(c->inputs = calloc(ins->n, sizeof *c->inputs))) return cc_err_set(e, "out of memory");
-    for (size_t i = 0; i < ins->n; i++, c->ninputs++)
+    for (size_t i = 0; i < ins->n; i++) {
+        c->ninputs++; /* counted first, so cc_config_free() frees a half-parsed input */
         if (parse_input(ins->kids[i], &c->inputs[i], e)) return -1;
+    }
 
     static const char *const okeys[] = {"decisions", "clean", "monitor", "hwm", NULL};
     const cc_ynode *outs = cc_y_get(r, "outputs");
@@ -280,13 +283,13 @@ static int parse_root(cc_config *c, cc_err *e)
         parse_log(c, cc_y_get(r, "log"), e))
         return -1;
 
-    c->monitor_node = cc_y_get(r, "monitor");
-    c->alerts_node = cc_y_get(r, "alerts");
+    const cc_ynode *mon = cc_y_get(r, "monitor");
     c->metrics_node = cc_y_get(r, "metrics");
-    if (c->monitor_node) {
-        if (cc_y_expect(c->monitor_node, CC_Y_MAP, "monitor", e) ||
-            cc_y_f64(c->monitor_node, "interval_s", 0, 0.05, 3600, &c->monitor_interval_s, e))
+    if (mon) {
+        if (cc_monitor_config_from_yaml(mon, &c->monitor_cfg, e) ||
+            cc_y_f64(mon, "interval_s", 0, 0.05, 3600, &c->monitor_interval_s, e))
             return -1;
+        c->alert_notify = cc_y_get(cc_y_get(mon, "alerts"), "notify");
     }
     return 0;
 }
@@ -309,6 +312,7 @@ static cc_config *finish(cc_config *c, cc_ydoc *doc, const char *name, const cha
     c->max_message_bytes = 64u << 20;
     c->out_hwm = 100000;
     c->monitor_interval_s = 1.0;
+    cc_monitor_config_default(&c->monitor_cfg);
     c->log_level = LOG_INFO;
     c->fallback.cutoff = NAN;
     if (!c->path || !c->dir) {

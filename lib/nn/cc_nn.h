@@ -1,0 +1,162 @@
+/* cc_nn.h - the neural-network engine: model cards, safetensors weights,
+ * batched CPU inference on OpenBLAS.
+ *
+ * A model is a YAML *model card* (architecture as a layer list with shapes,
+ * input length and preprocessing, how the outputs map to P(clean), default
+ * cutoff, provenance and a self-test) plus its weights: a safetensors file, or
+ * a documented seeded initialisation for architecture-only cards. docs/NN.md
+ * describes the card format.
+ *
+ * Design:
+ *  - All parameters of a model live in one flat float buffer; every tensor
+ *    has a name, a shape and an offset into it (llm.c style), so a training
+ *    pass can later keep a gradient buffer with the same offsets.
+ *  - Layers run over a whole batch at once (records are rows of a
+ *    [batch][channels][length] array, PyTorch's NCL layout), so the heavy work
+ *    is a few large cblas_sgemm calls per layer.
+ *  - A model is read-only after cc_nn_load() and may be shared by any number
+ *    of threads. Each thread owns a cc_nn_ws workspace sized for a maximum
+ *    batch once; cc_nn_forward() never allocates.
+ *  - Every load runs the card's self-test (the reference framework's outputs
+ *    for a few inputs); a mismatch fails the load, so a corrupt or mis-mapped
+ *    model is refused at load, not discovered in production.
+ *
+ * The safetensors reader is strict: it refuses headers over 100 MB, gaps or
+ * overlaps between tensors, sizes that do not match shape x dtype, data that
+ * does not cover the file exactly and unknown dtypes, naming the file, the
+ * tensor and the problem.
+ */
+#ifndef CC_NN_H
+#define CC_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cc_err.h"
+
+/* ---- safetensors ---------------------------------------------------------- */
+
+#define CC_ST_MAX_HEADER (100u * 1000u * 1000u)
+#define CC_ST_MAX_DIMS   8
+
+typedef enum { CC_ST_F32 = 1, CC_ST_F64, CC_ST_F16, CC_ST_BF16 } cc_st_dtype;
+
+typedef struct cc_st_tensor {
+    char *name;
+    cc_st_dtype dtype;
+    size_t ndim;
+    uint64_t shape[CC_ST_MAX_DIMS];
+    uint64_t numel;
+    const unsigned char *data; /* into the file's bytes; little-endian, row-major */
+    size_t nbytes;
+} cc_st_tensor;
+
+typedef struct cc_st_file {
+    char *name;           /* path or label used in messages */
+    unsigned char *bytes; /* the whole file (owned) */
+    size_t size;
+    cc_st_tensor *tensors; /* sorted by data offset */
+    size_t n;
+    char **meta_keys, **meta_vals; /* __metadata__ (string -> string) */
+    size_t n_meta;
+} cc_st_file;
+
+/* Reads and validates the safetensors file at path. NULL with e naming the
+ * file (and the tensor) on any problem. Free with cc_st_free(). */
+cc_st_file *cc_st_open(const char *path, cc_err *e);
+
+/* Validates len bytes of safetensors data (copied); name is used in messages. */
+cc_st_file *cc_st_parse(const char *name, const void *buf, size_t len, cc_err *e);
+
+/* Frees f and sets *f to NULL. */
+void cc_st_free(cc_st_file **f);
+
+/* The tensor called name, or NULL. */
+const cc_st_tensor *cc_st_find(const cc_st_file *f, const char *name);
+
+/* Converts tensor t to float32 into out[t->numel]. */
+void cc_st_to_f32(const cc_st_tensor *t, float *out);
+
+/* Dtype name as written in the header ("F32", ...). */
+const char *cc_st_dtype_name(cc_st_dtype d);
+
+/* Writes n F32 tensors (names[i], ndims[i], shapes[i], data[i]) to path, with
+ * optional metadata pairs (meta[2k] = key, meta[2k+1] = value, NULL-ended).
+ * 0 or -1 with e. Used by tests and tools. */
+int cc_st_write(const char *path, size_t n, const char *const *names, const size_t *ndims,
+                const uint64_t *const *shapes, const float *const *data, const char *const *meta,
+                cc_err *e);
+
+/* ---- models --------------------------------------------------------------- */
+
+typedef struct cc_nn_model cc_nn_model;
+typedef struct cc_nn_ws cc_nn_ws;
+
+/* One named parameter tensor of a loaded model. */
+typedef struct cc_nn_param {
+    char name[96];
+    size_t ndim;
+    size_t shape[4];
+    size_t offset, numel; /* into the flat parameter buffer */
+} cc_nn_param;
+
+/* Loads the model card at path and its weights (relative to the card's
+ * directory), checks every tensor's shape against the architecture and runs
+ * the self-test. NULL with e on any error ("model card x.yaml:12:5: ...",
+ * "x.safetensors: tensor 'fc1.weight': shape [200, 60], expected [200, 70]",
+ * "x.yaml: self-test failed: ..."). */
+cc_nn_model *cc_nn_load(const char *card_path, cc_err *e);
+
+/* Frees the model and sets *m to NULL. */
+void cc_nn_free(cc_nn_model **m);
+
+/* Accessors: card name, input length, number of raw network outputs, default
+ * cutoff, parameter count, self-test max abs error and count of test inputs. */
+const char *cc_nn_name(const cc_nn_model *m);
+size_t cc_nn_input_len(const cc_nn_model *m);
+size_t cc_nn_n_outputs(const cc_nn_model *m);
+float cc_nn_cutoff(const cc_nn_model *m);
+size_t cc_nn_n_params(const cc_nn_model *m);
+double cc_nn_selftest_error(const cc_nn_model *m, size_t *n_inputs);
+
+/* The flat parameter buffer (read-only) and the number of tensors in it. */
+const float *cc_nn_params(const cc_nn_model *m, size_t *n_tensors);
+
+/* Tensor i (< n_tensors) of the buffer; *derived (if non-NULL) is set to 1
+ * for tensors computed at load (folded BatchNorm etc.), not read from weights. */
+const cc_nn_param *cc_nn_param_at(const cc_nn_model *m, size_t i, int *derived);
+
+/* Prints the layer list with output shapes and parameter counts to f. */
+void cc_nn_describe(const cc_nn_model *m, FILE *f);
+
+/* Approximate floating-point operations per record of one forward pass. */
+double cc_nn_flops(const cc_nn_model *m);
+
+/* Allocates a workspace for batches of up to max_batch records; NULL on
+ * allocation failure. One per thread. */
+cc_nn_ws *cc_nn_ws_new(const cc_nn_model *m, size_t max_batch);
+
+/* Frees the workspace and sets *w to NULL. */
+void cc_nn_ws_free(cc_nn_ws **w);
+
+/* Runs the network on n records x[n * input_len] (preprocessed) and writes
+ * the raw outputs out[n * n_outputs]. n <= the workspace's max_batch, else -1
+ * with e. Never allocates. */
+int cc_nn_forward(const cc_nn_model *m, cc_nn_ws *w, const float *x, size_t n, float *out,
+                  cc_err *e);
+
+/* Like cc_nn_forward() but maps the outputs to P(clean) in [0, 1] as the card
+ * says (sigmoid / softmax / exp of a log-probability / identity). */
+int cc_nn_score(const cc_nn_model *m, cc_nn_ws *w, const float *x, size_t n, float *p_clean,
+                cc_err *e);
+
+/* The self-test input generator (documented in docs/NN.md, mirrored in
+ * tools/export_torch.py): record index of seed, len values, min-max scaled. */
+void cc_nn_test_input(uint64_t seed, size_t index, float *x, size_t len);
+
+/* The seeded weight generator: value i of the stream for tensor name under
+ * seed, uniform in [lo, hi). Mirrored in tools/export_torch.py. */
+float cc_nn_init_value(uint64_t seed, const char *name, uint64_t i, double lo, double hi);
+
+#endif

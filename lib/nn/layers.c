@@ -1,0 +1,339 @@
+/* layers.c - forward kernels of the convolutional and element-wise layers.
+ * See nn_layers.h for layouts; backward passes (issue 5) go beside each one.
+ *
+ * Conv1d is im2col + one cblas_sgemm. For small outputs (the CNNs' later
+ * layers, a few dozen positions) the im2col columns of a chunk of records are
+ * placed side by side so one sgemm covers the chunk, then scattered back to
+ * [B][cout][lout]; for long outputs one sgemm per record writes straight into
+ * place. A first layer with one input channel and a short kernel is run as a
+ * direct vectorised loop, which beats any GEMM of inner dimension k.
+ */
+#include "nn_layers.h"
+#include "nn_math.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Records per chunk for the batched im2col path: ~64 KB of columns + output
+ * (measured best for the paper CNN on a 1 MB L2). */
+static size_t conv_chunk(const nn_conv1d *c, size_t B)
+{
+    size_t per = c->cin * c->k * c->lout + c->cout * c->lout;
+    size_t nb = (16u * 1024u) / (per ? per : 1);
+    if (nb < 1) nb = 1;
+    return nb < B ? nb : B;
+}
+
+static int conv_batched(const nn_conv1d *c)
+{
+    return c->lout < 128;
+}
+
+size_t nn_conv1d_scratch(const nn_conv1d *c, size_t B)
+{
+    if (c->cin == 1 && c->k <= 16 && c->dil == 1) return c->lin + c->stride;
+    if (!conv_batched(c)) return c->cin * c->k * c->lout;
+    size_t nb = conv_chunk(c, B);
+    return nb * (c->cin * c->k * c->lout + c->cout * c->lout);
+}
+
+/* Valid output range [*lo, *hi) of tap offset off (o*stride + off inside [0, lin)). */
+static void tap_range(const nn_conv1d *c, long off, size_t *lo, size_t *hi)
+{
+    const long s = (long)c->stride;
+    long last = (long)c->lin - 1 - off;
+    *lo = off < 0 ? (size_t)((-off + s - 1) / s) : 0;
+    *hi = last < 0 ? 0 : (size_t)(last / s) + 1;
+    if (*hi > c->lout) *hi = c->lout;
+    if (*lo > *hi) *lo = *hi;
+}
+
+NN_HOT static void im2col(const nn_conv1d *c, const float *in, float *col, size_t ldc)
+{
+    const size_t s = c->stride;
+    for (size_t kk = 0; kk < c->k; kk++) {
+        const long off = (long)(kk * c->dil) - (long)c->pad;
+        size_t lo, hi;
+        tap_range(c, off, &lo, &hi);
+        for (size_t ci = 0; ci < c->cin; ci++) {
+            float *dst = col + (ci * c->k + kk) * ldc;
+            const float *src = in + ci * c->lin + off;
+            for (size_t o = 0; o < lo; o++) dst[o] = 0.0f;
+            if (s == 1)
+                memcpy(dst + lo, src + lo, (hi - lo) * sizeof *dst);
+            else
+                for (size_t o = lo; o < hi; o++) dst[o] = src[o * s];
+            for (size_t o = hi; o < c->lout; o++) dst[o] = 0.0f;
+        }
+    }
+}
+
+/* Direct convolution for cin == 1, vectorised over output positions:
+ * y[co][o] = b[co] + sum_k w[co][k] x[o*s + k - pad]. For stride s > 1 the
+ * record is first split into s phases (ph[r][j] = x[j*s + r]) so every tap
+ * reads a contiguous run; the interior (all taps valid) is computed 16
+ * outputs at a time with the sum in registers, the edges tap by tap. */
+#define NN_TILE 16
+typedef float nn_v16 __attribute__((vector_size(64), aligned(4))); /* unaligned access */
+NN_HOT static void conv_direct_c1(const nn_conv1d *c, const float *in, const float *w,
+                                  const float *bias, float *out, float *ph)
+{
+    const size_t s = c->stride, lp = (c->lin + s - 1) / s, K = c->k;
+    const float *src[16];
+    size_t lo[16], hi[16], ilo = 0, ihi = c->lout;
+    if (s > 1)
+        for (size_t r = 0; r < s; r++)
+            for (size_t j = 0; j < lp; j++) ph[r * lp + j] = j * s + r < c->lin ? in[j * s + r] : 0;
+    for (size_t kk = 0; kk < K; kk++) {
+        const long off = (long)kk - (long)c->pad;
+        tap_range(c, off, &lo[kk], &hi[kk]);
+        if (s == 1)
+            src[kk] = in + off;
+        else {
+            long r = ((off % (long)s) + (long)s) % (long)s, q = (off - r) / (long)s;
+            src[kk] = ph + (size_t)r * lp + q;
+        }
+        ilo = lo[kk] > ilo ? lo[kk] : ilo;
+        ihi = hi[kk] < ihi ? hi[kk] : ihi;
+    }
+    if (ihi < ilo) ihi = ilo;
+    /* tiles cover [ilo, ihi); the last one is shifted back to end at ihi (it
+     * recomputes a few outputs), so no scalar remainder unless ihi - ilo < 16 */
+    const size_t tend = ihi - ilo >= NN_TILE ? ihi : ilo;
+    for (size_t co = 0; co < c->cout; co++) {
+        float *y = out + co * c->lout;
+        const float b0 = bias ? bias[co] : 0.0f, *wk = w + co * K;
+        for (size_t o0 = ilo; o0 < tend; o0 += NN_TILE) {
+            const size_t o = o0 + NN_TILE <= ihi ? o0 : ihi - NN_TILE;
+            nn_v16 acc = (nn_v16){0} + b0;
+            for (size_t kk = 0; kk < K; kk++) acc += wk[kk] * *(const nn_v16 *)(src[kk] + o);
+            *(nn_v16 *)(y + o) = acc;
+        }
+        /* edges: [0, ilo) and [tend, lout), tap by tap */
+        for (size_t o = 0; o < ilo; o++) y[o] = b0;
+        for (size_t o = tend; o < c->lout; o++) y[o] = b0;
+        for (size_t kk = 0; kk < K; kk++) {
+            const float wv = wk[kk], *x = src[kk];
+            for (size_t o = lo[kk]; o < (hi[kk] < ilo ? hi[kk] : ilo); o++) y[o] += wv * x[o];
+            for (size_t o = (lo[kk] > tend ? lo[kk] : tend); o < hi[kk]; o++) y[o] += wv * x[o];
+        }
+    }
+}
+
+NN_HOT static void fill_bias_rows(float *out, size_t rows, size_t n, size_t ld, const float *bias)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < n; j++) out[r * ld + j] = bias ? bias[r] : 0.0f;
+}
+
+void nn_conv1d_forward(const nn_conv1d *c, size_t B, const float *in, const float *w,
+                       const float *bias, float *out, float *scratch, const nn_pool1d *pool,
+                       int relu)
+{
+    const size_t kin = c->cin * c->k, isz = c->cin * c->lin, osz = c->cout * c->lout;
+    if (c->cin == 1 && c->k <= 16 && c->dil == 1) {
+        for (size_t b = 0; b < B; b++)
+            conv_direct_c1(c, in + b * isz, w, bias, out + b * osz, scratch);
+        return;
+    }
+    if (!conv_batched(c)) {
+        for (size_t b = 0; b < B; b++) {
+            const float *col = in + b * isz;
+            if (!(c->k == 1 && c->stride == 1 && c->pad == 0)) {
+                im2col(c, in + b * isz, scratch, c->lout);
+                col = scratch;
+            }
+            float *y = out + b * osz;
+            fill_bias_rows(y, c->cout, c->lout, c->lout, bias);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout, (int)c->lout,
+                        (int)kin, 1.0f, w, (int)kin, col, (int)c->lout, 1.0f, y, (int)c->lout);
+        }
+        return;
+    }
+    const size_t nb = conv_chunk(c, B);
+    float *col = scratch, *tmp = scratch + nb * kin * c->lout;
+    for (size_t b0 = 0; b0 < B; b0 += nb) {
+        size_t m = B - b0 < nb ? B - b0 : nb, ld = m * c->lout;
+        for (size_t j = 0; j < m; j++) im2col(c, in + (b0 + j) * isz, col + j * c->lout, ld);
+        fill_bias_rows(tmp, c->cout, ld, ld, bias);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout, (int)ld, (int)kin,
+                    1.0f, w, (int)kin, col, (int)ld, 1.0f, tmp, (int)ld);
+        if (pool) { /* rows (co, j) of tmp are [lout] runs: pool them straight into place */
+            const size_t po = c->cout * pool->lout;
+            for (size_t co = 0; co < c->cout; co++)
+                nn_pool1d_forward(pool, m, tmp + co * ld, c->lout, out + b0 * po + co * pool->lout,
+                                  po, relu);
+            continue;
+        }
+        for (size_t j = 0; j < m; j++)
+            for (size_t co = 0; co < c->cout; co++)
+                memcpy(out + (b0 + j) * osz + co * c->lout, tmp + co * ld + j * c->lout,
+                       c->lout * sizeof *out);
+    }
+}
+
+int nn_conv1d_fusable(const nn_conv1d *c)
+{
+    return !(c->cin == 1 && c->k <= 16 && c->dil == 1) && conv_batched(c);
+}
+
+/* Max pooling with kernel == stride == K and no padding, K a constant so the
+ * strided loads vectorise as shuffles. */
+#define MAXPOOL_K(K)                                                                               \
+    NN_HOT static void maxpool_##K(size_t rows, size_t lout, const float *in, size_t ild,          \
+                                   float *out, size_t old, int relu)                               \
+    {                                                                                              \
+        const float lo = relu ? 0.0f : -INFINITY;                                                  \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            const float *x = in + r * ild;                                                         \
+            float *y = out + r * old;                                                              \
+            for (size_t o = 0; o < lout; o++) {                                                    \
+                float m = x[o * K] > lo ? x[o * K] : lo;                                           \
+                for (size_t k = 1; k < K; k++) m = x[o * K + k] > m ? x[o * K + k] : m;            \
+                y[o] = m;                                                                          \
+            }                                                                                      \
+        }                                                                                          \
+    }
+MAXPOOL_K(2)
+MAXPOOL_K(4)
+
+NN_HOT void nn_pool1d_forward(const nn_pool1d *p, size_t rows, const float *in, size_t in_ld,
+                              float *out, size_t out_ld, int relu)
+{
+    if (p->is_max && p->pad == 0 && p->stride == p->k && (p->k == 2 || p->k == 4)) {
+        (p->k == 2 ? maxpool_2 : maxpool_4)(rows, p->lout, in, in_ld, out, out_ld, relu);
+        return;
+    }
+    const float scale = 1.0f / (float)p->k;
+    for (size_t r = 0; r < rows; r++) {
+        const float *x = in + r * in_ld;
+        float *y = out + r * out_ld;
+        for (size_t o = 0; o < p->lout; o++) {
+            float m = p->is_max ? -INFINITY : 0.0f;
+            for (size_t k = 0; k < p->k; k++) {
+                long i = (long)(o * p->stride + k) - (long)p->pad;
+                if (i < 0 || (size_t)i >= p->lin) continue;
+                if (p->is_max)
+                    m = x[i] > m ? x[i] : m;
+                else
+                    m += x[i];
+            }
+            m = p->is_max ? m : m * scale;
+            y[o] = relu && !(m > 0.0f) ? 0.0f : m;
+        }
+    }
+}
+
+NN_HOT static void add_bias(size_t rows, size_t n, const float *bias, float *out)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < n; j++) out[r * n + j] = bias[j];
+}
+
+void nn_linear_forward(size_t rows, size_t nin, size_t nout, const float *in, const float *w,
+                       const float *bias, float *out)
+{
+    if (bias) add_bias(rows, nout, bias, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)nout, (int)nin, 1.0f, in,
+                (int)nin, w, (int)nin, bias ? 1.0f : 0.0f, out, (int)nout);
+}
+
+NN_HOT void nn_sigmoid_inplace(size_t n, float *x)
+{
+    for (size_t i = 0; i < n; i++) x[i] = nn_sigmoidf(x[i]);
+}
+
+NN_HOT void nn_tanh_inplace(size_t n, float *x)
+{
+    for (size_t i = 0; i < n; i++) x[i] = nn_tanhf(x[i]);
+}
+
+NN_HOT static void relu_inplace(size_t n, float *x)
+{
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+NN_HOT static void gelu_inplace(size_t n, float *x)
+{
+    for (size_t i = 0; i < n; i++) x[i] = nn_geluf(x[i]);
+}
+
+void nn_act_forward(nn_act a, size_t n, float *x)
+{
+    switch (a) {
+    case NN_ACT_RELU:
+        relu_inplace(n, x);
+        break;
+    case NN_ACT_SIGMOID:
+        nn_sigmoid_inplace(n, x);
+        break;
+    case NN_ACT_TANH:
+        nn_tanh_inplace(n, x);
+        break;
+    case NN_ACT_GELU:
+        gelu_inplace(n, x);
+        break;
+    }
+}
+
+NN_HOT void nn_softmax_forward(size_t rows, size_t n, float *x, int log)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *v = x + r * n, m = v[0], s = 0.0f;
+        for (size_t j = 1; j < n; j++) m = v[j] > m ? v[j] : m;
+        if (log) {
+            for (size_t j = 0; j < n; j++) s += expf(v[j] - m);
+            float ls = m + logf(s);
+            for (size_t j = 0; j < n; j++) v[j] -= ls;
+        } else {
+            for (size_t j = 0; j < n; j++) s += (v[j] = nn_expf(v[j] - m));
+            float inv = 1.0f / s;
+            for (size_t j = 0; j < n; j++) v[j] *= inv;
+        }
+    }
+}
+
+void nn_transpose_forward(size_t B, size_t r, size_t c, const float *in, float *out)
+{
+    for (size_t b = 0; b < B; b++) {
+        const float *x = in + b * r * c;
+        float *y = out + b * r * c;
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < c; j++) y[j * r + i] = x[i * c + j];
+    }
+}
+
+NN_HOT void nn_affine_forward(size_t B, size_t C, size_t L, int channels_last, const float *scale,
+                              const float *shift, float *x)
+{
+    if (channels_last) {
+        for (size_t r = 0; r < B * L; r++)
+            for (size_t ch = 0; ch < C; ch++) x[r * C + ch] = x[r * C + ch] * scale[ch] + shift[ch];
+        return;
+    }
+    for (size_t b = 0; b < B; b++)
+        for (size_t ch = 0; ch < C; ch++) {
+            float *v = x + (b * C + ch) * L;
+            for (size_t l = 0; l < L; l++) v[l] = v[l] * scale[ch] + shift[ch];
+        }
+}
+
+NN_HOT void nn_layernorm_forward(size_t rows, size_t n, const float *w, const float *b, float eps,
+                                 float *x)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *v = x + r * n, mean = 0.0f, var = 0.0f;
+        for (size_t j = 0; j < n; j++) mean += v[j];
+        mean /= (float)n;
+        for (size_t j = 0; j < n; j++) var += (v[j] - mean) * (v[j] - mean);
+        float inv = 1.0f / sqrtf(var / (float)n + eps);
+        for (size_t j = 0; j < n; j++) v[j] = (v[j] - mean) * inv * w[j] + b[j];
+    }
+}
+
+NN_HOT void nn_add_bcast_forward(size_t B, size_t TD, const float *pe, float *x)
+{
+    for (size_t b = 0; b < B; b++)
+        for (size_t i = 0; i < TD; i++) x[b * TD + i] += pe[i];
+}

@@ -1,0 +1,122 @@
+/* nn_layers.h - layer kernels of the nn engine (internal to lib/nn).
+ *
+ * Every kernel works on a whole batch of B records. Activations are row-major
+ * [B][rows][cols] arrays (PyTorch's [N][C][L] for convolutions, [N][T][F] for
+ * sequences). Kernels take parameters as plain pointers into the model's flat
+ * parameter buffer, never allocate, and receive any scratch memory they need
+ * from the caller (the sizes are given by the matching *_scratch function).
+ *
+ * llm.c layout: each layer has `<layer>_forward()` here, and the training
+ * work (issue 5) adds `<layer>_backward()` beside it in the same source file.
+ *
+ * NN_HOT marks element-wise loops that are compiled for AVX-512, AVX2+FMA and
+ * baseline x86-64 and picked at load time (GCC target_clones), so the library
+ * stays portable while the hot loops use the machine's vector width.
+ */
+#ifndef NN_LAYERS_H
+#define NN_LAYERS_H
+
+#include <stddef.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define NN_HOT                                                                                     \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("O3")))
+#else
+#define NN_HOT
+#endif
+
+/* ---- layers.c: convolution, pooling, linear, element-wise, normalisation --- */
+
+/* Conv1d: in [B][cin][lin] -> out [B][cout][lout], w [cout][cin][k], bias [cout] or
+ * NULL. lout = (lin + 2 pad - dil (k - 1) - 1) / stride + 1. */
+typedef struct nn_conv1d {
+    size_t cin, lin, cout, lout, k, stride, pad, dil;
+} nn_conv1d;
+typedef struct nn_pool1d nn_pool1d;
+size_t nn_conv1d_scratch(const nn_conv1d *c, size_t B);
+/* With pool non-NULL (only when nn_conv1d_fusable(c)), the output is the
+ * pooled [B][cout][pool->lout] (then ReLU if relu): conv -> (relu) -> maxpool
+ * in one pass without the full-size intermediate. */
+void nn_conv1d_forward(const nn_conv1d *c, size_t B, const float *in, const float *w,
+                       const float *bias, float *out, float *scratch, const nn_pool1d *pool,
+                       int relu);
+int nn_conv1d_fusable(const nn_conv1d *c);
+
+/* Max / average pooling over the last axis: in [rows][lin] -> out [rows][lout],
+ * rows = B x channels; padding counts as -inf (max) or 0 (average, PyTorch's
+ * count_include_pad=True). */
+struct nn_pool1d {
+    size_t lin, lout, k, stride, pad;
+    int is_max;
+};
+/* Rows of in start in_ld floats apart, rows of out out_ld apart; relu applies
+ * max(., 0) to the result (ReLU and max pooling commute). */
+void nn_pool1d_forward(const nn_pool1d *p, size_t rows, const float *in, size_t in_ld, float *out,
+                       size_t out_ld, int relu);
+
+/* Linear: in [rows][nin] -> out [rows][nout] = in W^T + bias (bias may be NULL). */
+void nn_linear_forward(size_t rows, size_t nin, size_t nout, const float *in, const float *w,
+                       const float *bias, float *out);
+
+/* Element-wise activations in place over n values. */
+typedef enum { NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU } nn_act;
+void nn_act_forward(nn_act a, size_t n, float *x);
+
+/* Softmax or log-softmax over the last axis of [rows][n], in place. */
+void nn_softmax_forward(size_t rows, size_t n, float *x, int log);
+
+/* [B][r][c] -> [B][c][r]. */
+void nn_transpose_forward(size_t B, size_t r, size_t c, const float *in, float *out);
+
+/* Per-channel affine y = x * scale[ch] + shift[ch] (a folded BatchNorm). With
+ * channels_last the layout is [rows][C], otherwise [B][C][L]. In place. */
+void nn_affine_forward(size_t B, size_t C, size_t L, int channels_last, const float *scale,
+                       const float *shift, float *x);
+
+/* LayerNorm over the last axis of [rows][n] with weight and bias, in place. */
+void nn_layernorm_forward(size_t rows, size_t n, const float *w, const float *b, float eps,
+                          float *x);
+
+/* Adds pe [T][D] to every record of x [B][T][D], in place. */
+void nn_add_bcast_forward(size_t B, size_t TD, const float *pe, float *x);
+
+/* ---- lstm.c: multi-layer (bidirectional) LSTM, PyTorch semantics -------------- */
+
+/* Parameters of one layer and direction, PyTorch gate order i, f, g, o:
+ * w_ih [4H][nin], w_hh [4H][H], bias [4H] = b_ih + b_hh (summed at load). */
+typedef struct nn_lstm_dir {
+    const float *w_ih, *w_hh, *bias;
+} nn_lstm_dir;
+typedef struct nn_lstm {
+    size_t T, nin, H, layers, dirs; /* dirs: 1 or 2 */
+} nn_lstm;
+size_t nn_lstm_scratch(const nn_lstm *l, size_t B);
+/* in [B][T][nin] -> out [B][T][dirs*H]; p[layer*dirs + dir]. */
+void nn_lstm_forward(const nn_lstm *l, size_t B, const float *in, const nn_lstm_dir *p, float *out,
+                     float *scratch);
+
+/* ---- attention.c: a tsai/TST transformer encoder layer ------------------------ */
+
+typedef struct nn_encoder {
+    size_t T, D, heads, dff;
+    int layernorm; /* 0: BatchNorm over d_model (folded), 1: LayerNorm */
+    int gelu;      /* 1: GELU in the feed-forward, 0: ReLU */
+    float eps;
+} nn_encoder;
+/* Parameter pointers: wqkv [3D][D] (W_Q, W_K, W_V stacked), wo [D][D],
+ * norm1/norm2 scale+shift (BatchNorm, folded) or weight+bias (LayerNorm),
+ * ff1 [dff][D] + b, ff2 [D][dff] + b. */
+typedef struct nn_encoder_params {
+    const float *wqkv, *wo, *n1a, *n1b, *ff1w, *ff1b, *ff2w, *ff2b, *n2a, *n2b;
+} nn_encoder_params;
+size_t nn_encoder_scratch(const nn_encoder *c, size_t B);
+/* x [B][T][D] in place. */
+void nn_encoder_forward(const nn_encoder *c, size_t B, const nn_encoder_params *p, float *x,
+                        float *scratch);
+
+/* ---- shared element-wise helpers (layers.c) ---------------------------------- */
+void nn_sigmoid_inplace(size_t n, float *x);
+void nn_tanh_inplace(size_t n, float *x);
+
+#endif

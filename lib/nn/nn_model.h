@@ -1,0 +1,101 @@
+/* nn_model.h - the model structure shared by card.c and model.c (internal).
+ *
+ * card.c turns the YAML layer list into nn_layer entries (with per-record
+ * shapes checked layer by layer) and declares every parameter tensor the
+ * architecture needs; model.c fills the flat buffer (from safetensors or the
+ * seeded generator), computes derived tensors, runs batches and the self-test.
+ */
+#ifndef NN_MODEL_H
+#define NN_MODEL_H
+
+#include "cc_nn.h"
+#include "cc_yaml.h"
+#include "nn_layers.h"
+
+typedef enum {
+    NN_L_CONV1D,
+    NN_L_MAXPOOL1D,
+    NN_L_AVGPOOL1D,
+    NN_L_LINEAR,
+    NN_L_ACT,
+    NN_L_SOFTMAX,
+    NN_L_LOGSOFTMAX,
+    NN_L_FLATTEN,
+    NN_L_RESHAPE,
+    NN_L_TRANSPOSE,
+    NN_L_DROPOUT,
+    NN_L_LSTM,
+    NN_L_POSENC,
+    NN_L_ENCODER,
+    NN_L_BATCHNORM,
+    NN_L_LAYERNORM,
+} nn_kind;
+
+typedef enum { NN_OUT_SIGMOID, NN_OUT_SOFTMAX, NN_OUT_EXP, NN_OUT_IDENTITY } nn_outmap;
+
+typedef struct nn_layer {
+    nn_kind kind;
+    const char *type;                /* as written in the card */
+    char name[64];                   /* tensor name prefix */
+    size_t in_r, in_c, out_r, out_c; /* per-record shapes [rows][cols] */
+    union {
+        nn_conv1d conv;
+        nn_pool1d pool;
+        struct {
+            size_t nin, nout;
+            int bias;
+        } lin;
+        nn_act act;
+        nn_lstm lstm;
+        nn_encoder enc;
+        struct {
+            int learned;
+        } pe;
+        struct {
+            float eps;
+        } norm;
+    } u;
+    size_t p0, np; /* tensors [p0, p0 + np) of the model's table */
+    int in_place;  /* transforms its input buffer in place */
+    double flops;  /* per record */
+} nn_layer;
+
+/* A tensor of the flat buffer: loaded (from the file or the seeded
+ * generator, range [lo, hi)) or derived from loaded ones at load time. */
+typedef struct nn_tensor {
+    cc_nn_param p;
+    double lo, hi;
+    int derived;
+} nn_tensor;
+
+struct cc_nn_model {
+    char name[24];
+    char *card_path, *weights_desc;
+    size_t input_len, n_out;
+    float cutoff;
+    nn_outmap outmap;
+    size_t out_index;
+    nn_layer *layers;
+    size_t n_layers;
+    nn_tensor *tensors;
+    size_t n_tensors, cap_tensors;
+    float *buf; /* flat parameters, then derived tensors */
+    size_t buf_len, n_params;
+    size_t max_act; /* largest per-record activation, floats */
+    double st_err;  /* self-test max abs error */
+    size_t st_n;
+};
+
+/* Parses the card's layer list (seq) into m->layers and declares tensors. */
+int nn_card_layers(cc_nn_model *m, const cc_ynode *seq, cc_err *e);
+
+/* Pointer to tensor j of layer l in the flat buffer. */
+static inline float *nn_tensor_ptr(const cc_nn_model *m, const nn_layer *l, size_t j)
+{
+    return m->buf + m->tensors[l->p0 + j].p.offset;
+}
+
+/* Scratch floats layer l needs for a batch of B. */
+size_t nn_layer_scratch(const nn_layer *l, size_t B);
+
+#endif

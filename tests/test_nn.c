@@ -1,0 +1,243 @@
+/* test_nn.c - model cards and the nn plugin: a card that does not match its
+ * weights or its self-test is refused with a message naming the problem;
+ * the plugin loads through the registry like the daemon does and scores
+ * batches exactly like the library. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_nn.h"
+#include "cc_registry.h"
+#include "cc_test.h"
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return s;
+}
+
+/* Copies the Cait golden card (with text replaced: from -> to) and weights into
+ * a temp dir, loads it and returns the error message ("" on success). */
+static const char *load_variant(const char *from, const char *to, const void *weights, size_t wlen,
+                                cc_err *e)
+{
+    static char dir[256];
+    char src[512], card[600], wpath[600];
+    cct_tmpdir(dir, sizeof dir);
+    size_t clen, blen;
+    char *text = slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), &clen);
+    char *bin = slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", src), &blen);
+    char *at = from ? strstr(text, from) : NULL;
+    ck_assert_msg(!from || at, "'%s' not in the card", from);
+    char *out = malloc(clen + (to ? strlen(to) : 0) + 1);
+    if (at) {
+        size_t k = (size_t)(at - text);
+        memcpy(out, text, k);
+        strcpy(out + k, to);
+        strcat(out, at + strlen(from));
+    } else
+        strcpy(out, text);
+    snprintf(card, sizeof card, "%s/cait-cnn.yaml", dir);
+    snprintf(wpath, sizeof wpath, "%s/cait-cnn.safetensors", dir);
+    cct_write_file(card, out, strlen(out));
+    cct_write_file(wpath, weights ? weights : bin, weights ? wlen : blen);
+    free(text), free(bin), free(out);
+    cc_err_clear(e);
+    cc_nn_model *m = cc_nn_load(card, e);
+    if (m) {
+        cc_nn_free(&m);
+        return "";
+    }
+    return e->msg;
+}
+
+#define REFUSED(msg, needle)                                                                       \
+    ck_assert_msg(strstr((msg), (needle)) != NULL, "expected '%s' in '%s'", (needle), (msg))
+
+START_TEST(card_errors)
+{
+    cc_err e;
+    ck_assert_str_eq(load_variant(NULL, NULL, NULL, 0, &e), "");
+    REFUSED(load_variant("in: 70", "in: 71", NULL, 0, &e),
+            "in is 71, but the incoming shape gives 70");
+    REFUSED(load_variant("kernel: 8, stride: 4, shape: [50, 127]",
+                         "kernel: 8, stride: 4, shape: [50, 128]", NULL, 0, &e),
+            "output shape [50, 128]");
+    REFUSED(load_variant("type: relu", "type: relux", NULL, 0, &e), "unknown layer type 'relux'");
+    REFUSED(load_variant("type: relu", "type: relu, foo: 1", NULL, 0, &e), "foo");
+    REFUSED(load_variant("name: fc2", "name: fc3", NULL, 0, &e), "tensor 'fc3.weight'");
+    REFUSED(load_variant("map: exp, index: 1", "map: exp, index: 2", NULL, 0, &e), "output.index");
+    REFUSED(load_variant("format: cryoclean-model-card/1", "format: 2", NULL, 0, &e), "format");
+    REFUSED(load_variant("tolerance: 1e-05", "tolerance: 1e-05\n  bogus: 1", NULL, 0, &e), "bogus");
+    /* a self-test value off by 1e-3 */
+    char src[512];
+    char *card = slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), NULL);
+    char *o = strstr(card, "outputs:\n    - [");
+    ck_assert_ptr_nonnull(o);
+    o += strlen("outputs:\n    - [");
+    char first[64];
+    size_t k = strcspn(o, ",");
+    memcpy(first, o, k), first[k] = 0;
+    char from[96], changed[96];
+    snprintf(from, sizeof from, "outputs:\n    - [%s,", first);
+    snprintf(changed, sizeof changed, "outputs:\n    - [%.9g,", atof(first) + 1e-3);
+    REFUSED(load_variant(from, changed, NULL, 0, &e), "self-test failed: input 0 output 0");
+    free(card);
+}
+END_TEST
+
+START_TEST(weight_errors)
+{
+    char src[512];
+    size_t n;
+    unsigned char *bin =
+        (unsigned char *)slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", src), &n);
+    cc_err e;
+    /* one weight changed: the self-test catches it */
+    unsigned char *w = malloc(n);
+    memcpy(w, bin, n);
+    w[n - 1] ^= 0x01; /* fc2.bias[1] (the last tensor) x 4 or / 4 */
+    REFUSED(load_variant(NULL, NULL, w, n, &e), "self-test failed");
+    /* truncated file */
+    REFUSED(load_variant(NULL, NULL, bin, n - 4, &e), "cait-cnn.safetensors");
+    /* a file written with a wrong shape and a missing and an extra tensor */
+    char dir[256], path[512];
+    cct_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    float z[400] = {0};
+    const char *names[] = {"conv1.weight", "conv1.bias", "extra"};
+    size_t nd[] = {3, 1, 1};
+    uint64_t s0[] = {50, 1, 7}, s1[] = {50}, s2[] = {3};
+    const uint64_t *shapes[] = {s0, s1, s2};
+    const float *data[] = {z, z, z};
+    ck_assert_int_eq(cc_st_write(path, 3, names, nd, shapes, data, NULL, &e), 0);
+    size_t wl;
+    char *wb = slurp(path, &wl);
+    const char *msg = load_variant(NULL, NULL, wb, wl, &e);
+    REFUSED(
+        msg,
+        "tensor 'conv1.weight': shape [50, 1, 7], but the card's architecture needs [50, 1, 8]");
+    s0[2] = 8;
+    ck_assert_int_eq(cc_st_write(path, 3, names, nd, shapes, data, NULL, &e), 0);
+    free(wb);
+    wb = slurp(path, &wl);
+    REFUSED(load_variant(NULL, NULL, wb, wl, &e),
+            "tensor 'conv2.weight' (needed by the card) is missing");
+    free(wb);
+    free(w);
+    free(bin);
+}
+END_TEST
+
+/* The seeded weights and the self-test inputs are reproducible values. */
+START_TEST(generators)
+{
+    float a = cc_nn_init_value(1, "fc.weight", 0, -1, 1),
+          b = cc_nn_init_value(1, "fc.weight", 0, -1, 1);
+    ck_assert_float_eq(a, b);
+    ck_assert(a >= -1 && a < 1);
+    ck_assert(cc_nn_init_value(2, "fc.weight", 0, -1, 1) != a);
+    float x[512];
+    cc_nn_test_input(99, 0, x, 512);
+    float lo = 1, hi = 0;
+    for (int i = 0; i < 512; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+    ck_assert_float_eq(lo, 0.0f);
+    ck_assert_float_eq(hi, 1.0f);
+}
+END_TEST
+
+START_TEST(plugin)
+{
+    char gdir[512];
+    CCT_SRC("tests/golden/nn", gdir);
+    cc_registry *r = cc_registry_new(cct_env("CC_PLUGIN_DIR"));
+    ck_assert_ptr_nonnull(r);
+    const char *yml = "model: cait-cnn.yaml\nthreads: 1\n";
+    cc_err e;
+    cc_ydoc *doc = cc_ydoc_load_string("conf", yml, strlen(yml), &e);
+    cc_classifier c;
+    ck_assert_msg(cc_classifier_create(r, "cait", "nn", doc->root, gdir, &c, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(c.info.model, "cait-cnn-v2");
+    ck_assert_uint_eq(c.info.input_len, 512);
+    ck_assert_float_eq(c.info.default_cutoff, 0.5f);
+    enum { N = 5 };
+    float x[N * 512], s[N], ref[N];
+    for (int i = 0; i < N; i++) cc_nn_test_input(7, (size_t)i, x + i * 512, 512);
+    void *ws = c.ops->ws_new(c.inst, 8);
+    ck_assert_ptr_nonnull(ws);
+    cc_record_meta meta[N] = {{0}};
+    cc_batch b = {.n = N, .meta = meta, .x = x, .input_len = 512};
+    ck_assert_int_eq(c.ops->classify(c.inst, ws, &b, s, &e), 0);
+    cc_nn_model *m = cc_nn_load(strcat(gdir, "/cait-cnn.yaml"), &e);
+    cc_nn_ws *w = cc_nn_ws_new(m, N);
+    ck_assert_int_eq(cc_nn_score(m, w, x, N, ref, &e), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_float_eq(s[i], ref[i]);
+        ck_assert(s[i] >= 0 && s[i] <= 1);
+    }
+    b.input_len = 256;
+    ck_assert_int_eq(c.ops->classify(c.inst, ws, &b, s, &e), -1);
+    REFUSED(e.msg, "input length 256");
+    c.ops->ws_free(c.inst, ws);
+    cc_classifier_destroy(&c);
+    cc_ydoc_free(&doc);
+    /* a missing card and an unknown key are create() errors */
+    const char *bad[] = {"model: nope.yaml\n", "model: cait-cnn.yaml\ncutof: 1\n"};
+    const char *why[] = {"nope.yaml", "cutof"};
+    for (int i = 0; i < 2; i++) {
+        doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
+        CCT_SRC("tests/golden/nn", gdir);
+        ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, gdir, &c, &e), -1);
+        REFUSED(e.msg, why[i]);
+        cc_ydoc_free(&doc);
+    }
+    cc_nn_ws_free(&w);
+    cc_nn_free(&m);
+    cc_registry_free(&r);
+}
+END_TEST
+
+/* The shipped cards in conf/models load (self-test included). */
+START_TEST(shipped_cards)
+{
+    const char *cards[] = {"cnn", "lstm", "tscn", "tst"};
+    for (int i = 0; i < 4; i++) {
+        char rel[64], path[512];
+        snprintf(rel, sizeof rel, "conf/models/%s.yaml", cards[i]);
+        cc_err e;
+        cc_nn_model *m = cc_nn_load(CCT_SRC(rel, path), &e);
+        ck_assert_msg(m != NULL, "%s: %s", cards[i], e.msg);
+        ck_assert_str_eq(cc_nn_name(m), cards[i]);
+        cc_nn_free(&m);
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("nn");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 200);
+    tcase_add_test(tc, card_errors);
+    tcase_add_test(tc, weight_errors);
+    tcase_add_test(tc, generators);
+    tcase_add_test(tc, plugin);
+    tcase_add_test(tc, shipped_cards);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return cct_run(suite());
+}

@@ -1,0 +1,196 @@
+/* test_nn_parity.c - the engine against PyTorch without PyTorch in CI.
+ *
+ * tests/golden/nn/ holds cards made by tools/gen_nn_golden.py: the paper's
+ * four networks (CNN, LSTM, TSCN full size, TST with BatchNorm + learned
+ * encoding, TST with LayerNorm + sinusoidal encoding), a "zoo" that uses
+ * every layer type, and Cait's real CRESST CNN; their self-tests hold
+ * PyTorch 1.13's outputs for 8 fixed inputs at tolerance 1e-5. Loading a
+ * card runs that comparison; here we also check parameter counts, that the
+ * batch size does not change results, and the Cait P(clean) to 1e-5. When
+ * /usr/bin/python3 has torch and ../shared has the checkpoint, the Cait
+ * model is exported afresh and compared on preprocessed simulated records.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cc_nn.h"
+#include "cc_preproc.h"
+#include "cc_test.h"
+#include "cc_yaml.h"
+
+static const struct {
+    const char *card;
+    size_t params, outputs;
+} goldens[] = {
+    {"cnn", 89989, 1},    {"lstm", 584001, 1}, {"tscn", 4818705, 1},   {"tst", 115649, 1},
+    {"tst-ln", 82625, 1}, {"zoo", 7967, 3},    {"cait-cnn", 19062, 2},
+};
+
+static cc_nn_model *load_golden(const char *name)
+{
+    char rel[128], path[512];
+    snprintf(rel, sizeof rel, "tests/golden/nn/%s.yaml", name);
+    CCT_SRC(rel, path);
+    cc_err e = {{0}};
+    cc_nn_model *m = cc_nn_load(path, &e);
+    ck_assert_msg(m != NULL, "%s: %s", name, e.msg);
+    return m;
+}
+
+START_TEST(golden_parity)
+{
+    const char *name = goldens[_i].card;
+    cc_nn_model *m = load_golden(name);
+    size_t n = 0;
+    double err = cc_nn_selftest_error(m, &n);
+    ck_assert_uint_eq(n, 8);
+    ck_assert_msg(err <= 1e-5, "%s: max error %g", name, err);
+    ck_assert_uint_eq(cc_nn_n_params(m), goldens[_i].params);
+    ck_assert_uint_eq(cc_nn_n_outputs(m), goldens[_i].outputs);
+    ck_assert_uint_eq(cc_nn_input_len(m), 512);
+    /* the same 8 inputs one at a time, in a batch of 3 + 5, and all 8 */
+    const size_t L = 512, K = cc_nn_n_outputs(m);
+    float *x = malloc(8 * L * sizeof *x), y8[8 * 3], y1[8 * 3], y35[8 * 3];
+    for (size_t i = 0; i < 8; i++) cc_nn_test_input(99, i, x + i * L, L);
+    cc_nn_ws *w = cc_nn_ws_new(m, 8);
+    cc_err e;
+    ck_assert_int_eq(cc_nn_forward(m, w, x, 8, y8, &e), 0);
+    for (size_t i = 0; i < 8; i++)
+        ck_assert_int_eq(cc_nn_forward(m, w, x + i * L, 1, y1 + i * K, &e), 0);
+    ck_assert_int_eq(cc_nn_forward(m, w, x, 3, y35, &e), 0);
+    ck_assert_int_eq(cc_nn_forward(m, w, x + 3 * L, 5, y35 + 3 * K, &e), 0);
+    for (size_t i = 0; i < 8 * K; i++) {
+        ck_assert_msg(fabsf(y8[i] - y1[i]) <= 1e-6f * fmaxf(1.0f, fabsf(y8[i])), "%s [%zu]", name,
+                      i);
+        ck_assert_msg(fabsf(y8[i] - y35[i]) <= 1e-6f * fmaxf(1.0f, fabsf(y8[i])), "%s [%zu]", name,
+                      i);
+    }
+    ck_assert_int_eq(cc_nn_forward(m, w, x, 9, y8, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "exceeds"));
+    cc_nn_ws_free(&w);
+    free(x);
+    cc_nn_free(&m);
+}
+END_TEST
+
+/* Cait's P(clean) = exp(log_softmax[1]) against PyTorch's outputs in the card. */
+START_TEST(cait_pclean)
+{
+    char path[512];
+    CCT_SRC("tests/golden/nn/cait-cnn.yaml", path);
+    cc_err e;
+    cc_ydoc *doc = cc_ydoc_load_file(path, &e);
+    ck_assert_ptr_nonnull(doc);
+    const cc_ynode *outs = cc_y_get(cc_y_get(doc->root, "selftest"), "outputs");
+    ck_assert_uint_eq(outs->n, 8);
+    cc_nn_model *m = load_golden("cait-cnn");
+    ck_assert_str_eq(cc_nn_name(m), "cait-cnn-v2");
+    float x[8 * 512], p[8];
+    for (size_t i = 0; i < 8; i++) cc_nn_test_input(99, i, x + i * 512, 512);
+    cc_nn_ws *w = cc_nn_ws_new(m, 8);
+    ck_assert_int_eq(cc_nn_score(m, w, x, 8, p, &e), 0);
+    for (size_t i = 0; i < 8; i++) {
+        double *v;
+        size_t n;
+        ck_assert_int_eq(cc_y_f64_list(outs->kids[i], &v, &n, &e), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_msg(fabs(p[i] - exp(v[1])) <= 1e-5, "record %zu: %g vs %g", i, p[i], exp(v[1]));
+        ck_assert(fabs(exp(v[0]) + exp(v[1]) - 1.0) < 1e-5);
+        free(v);
+    }
+    cc_nn_ws_free(&w);
+    cc_nn_free(&m);
+    cc_ydoc_free(&doc);
+}
+END_TEST
+
+/* Simulated raw records (16384 samples) -> lib/prep -> the Cait model,
+ * against a fresh PyTorch export of the checkpoint on the same inputs. */
+START_TEST(cait_live_torch)
+{
+    char ckpt[512], tool[512], tools[512], dir[256], cmd[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/models/cait-cnn-clf-binary-v2.ckpt", cct_env("CC_SHARED_DIR"));
+    if (access(ckpt, R_OK) || system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1")) {
+        printf("cait_live_torch: skipped (no checkpoint or no python3-torch)\n");
+        return;
+    }
+    CCT_SRC("tools/export_torch.py", tool);
+    CCT_SRC("tools", tools);
+    cct_tmpdir(dir, sizeof dir);
+    enum { N = 16, RAW = 16384 };
+    float *raw = malloc(RAW * sizeof *raw), x[N * 512];
+    uint64_t s = 12345;
+    for (int r = 0; r < N; r++) {
+        double onset = 3000 + 250 * r, amp = r % 4 == 3 ? 0 : 0.02 + 0.02 * r;
+        for (int j = 0; j < RAW; j++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(s >> 11) / 9007199254740992.0, t = j - onset;
+            raw[j] = (float)(0.01 * (u - 0.5) +
+                             (t >= 0 ? amp * (exp(-t / 2000.0) - exp(-t / 100.0)) : 0) +
+                             (r % 4 == 2 && j > 9000 ? 0.3 : 0)); /* a step artefact */
+        }
+        ck_assert_int_eq(cc_prep_record(raw, RAW, x + r * 512, 512), CC_PREP_OK);
+    }
+    char xin[512], pout[600];
+    snprintf(xin, sizeof xin, "%s/x.f32", dir);
+    snprintf(pout, sizeof pout, "%s/p.txt", dir);
+    cct_write_file(xin, x, sizeof x);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && /usr/bin/python3 %s cait %s %s/cait.yaml --name cait-live >/dev/null && "
+             "/usr/bin/python3 -c \"import sys, numpy as np, torch; sys.path.insert(0, '%s'); "
+             "import export_torch as et; "
+             "net = et.CardNet(et.arch_layers('cait-cnn')); "
+             "sd = et.load_lightning('%s')['state_dict']; net.load_state_dict(sd); net.eval(); "
+             "x = torch.from_numpy(np.fromfile('%s', dtype=np.float32).reshape(-1, 512)); "
+             "p = net(x).exp()[:, 1].detach().numpy(); "
+             "open('%s', 'w').write(' '.join('%%.9g' %% v for v in p))\"",
+             dir, tool, ckpt, dir, tools, ckpt, xin, pout);
+    ck_assert_int_eq(system(cmd), 0);
+    char card[600];
+    snprintf(card, sizeof card, "%s/cait.yaml", dir);
+    cc_err e;
+    cc_nn_model *m = cc_nn_load(card, &e);
+    ck_assert_msg(m != NULL, "%s", e.msg);
+    cc_nn_ws *w = cc_nn_ws_new(m, N);
+    float p[N];
+    ck_assert_int_eq(cc_nn_score(m, w, x, N, p, &e), 0);
+    FILE *f = fopen(pout, "r");
+    ck_assert_ptr_nonnull(f);
+    double maxd = 0;
+    int clean = 0;
+    for (int r = 0; r < N; r++) {
+        double ref;
+        ck_assert_int_eq(fscanf(f, "%lf", &ref), 1);
+        maxd = fmax(maxd, fabs(ref - p[r]));
+        clean += p[r] >= 0.5f;
+        printf("  record %2d: P(clean) %.6f (PyTorch %.6f)\n", r, p[r], ref);
+    }
+    fclose(f);
+    printf("cait_live_torch: %d simulated records, max |P(clean) - PyTorch| = %.3g\n", N, maxd);
+    ck_assert(maxd <= 1e-5);
+    ck_assert_msg(clean > 0 && clean < N, "expected both classes, %d of %d clean", clean, N);
+    cc_nn_ws_free(&w);
+    cc_nn_free(&m);
+    free(raw);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("nn_parity");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 200);
+    tcase_add_loop_test(tc, golden_parity, 0, (int)(sizeof goldens / sizeof goldens[0]));
+    tcase_add_test(tc, cait_pclean);
+    tcase_add_test(tc, cait_live_torch);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return cct_run(suite());
+}
