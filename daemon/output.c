@@ -97,7 +97,7 @@ static void count_decision(ccd *d, const cc_decision *dec)
 static void publish(ccd *d, ccd_item *it)
 {
     count_decision(d, &it->dec);
-    cc_err e;
+    cc_err e = {""};
     if (cc_monitor_record(d->mon, it->dec.channel, it->dec.module, it->dec.verdict, it->dec.reason,
                           it->dec.score, it->pulse_height, it->dec.latency_us, ccd_real_ns(), &e))
         log_limited(63, LOG_WARNING, "monitor: %s", e.msg);
@@ -178,7 +178,7 @@ static void on_alert(const cc_alert_event *ev, void *user)
 {
     tick_ctx *t = user;
     char topic[CC_TOPIC_MAX], line[256];
-    cc_err e;
+    cc_err e = {""};
     cc_metrics_alert_line(ev, line, sizeof line);
     log_msg(ev->to == CC_ALERT_ALARM     ? LOG_CRIT
             : ev->to == CC_ALERT_WARNING ? LOG_WARNING
@@ -195,7 +195,7 @@ static void publish_monitors(ccd *d, cc_text *txt, uint64_t now)
     static const cc_mon_kind kinds[] = {CC_MON_TOTAL, CC_MON_MODULE, CC_MON_CHANNEL};
     const cc_monitor_config *mc = cc_monitor_config_get(d->mon);
     char topic[CC_TOPIC_MAX];
-    cc_err e;
+    cc_err e = {""};
     for (size_t k = 0; k < 3; k++)
         for (size_t i = 0; i < cc_monitor_count(d->mon, kinds[k]); i++)
             for (uint32_t w = 0; w < mc->n_windows; w++)
@@ -211,7 +211,7 @@ static void render_metrics(ccd *d, cc_text *txt, uint64_t now)
                              .uptime_s = (double)(ccd_mono_ns() - d->start_ns) / 1e9,
                              .alerts_enabled = cc_monitor_config_get(d->mon)->alert.enabled};
     for (int r = 0; r < CC_R_COUNT; r++) dc.dropped[r] = atomic_load(&d->c.undecidable_by[r]);
-    cc_err e;
+    cc_err e = {""};
     cc_text_reset(txt);
     if (cc_metrics_prometheus(d->mon, &dc, now, txt, &e) ||
         cc_metrics_http_publish(d->http, txt->s, txt->len, &e))

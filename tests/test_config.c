@@ -92,8 +92,13 @@ START_TEST(test_shipped_default)
     ck_assert_uint_eq(c->max_samples, 1048576);
     ck_assert_uint_eq(c->max_message_bytes, 67108864);
     ck_assert(c->monitor_interval_s == 1.0);
-    ck_assert_ptr_null(c->alert_notify);
-    ck_assert_ptr_null(c->metrics_node);
+    ck_assert_uint_eq(c->monitor_cfg.n_windows, 3);
+    ck_assert_uint_eq(c->monitor_cfg.window_s[2], 600);
+    ck_assert_int_eq(c->monitor_cfg.alert.enabled, 1);
+    ck_assert_uint_eq(c->monitor_cfg.alert.bin_s, 10);
+    ck_assert(c->monitor_cfg.alert.min_change == 2.0);
+    ck_assert_ptr_nonnull(c->alert_notify);
+    ck_assert_ptr_nonnull(c->metrics_node);
     ck_assert_int_eq(c->log_level, LOG_INFO);
     cc_config_free(&c);
     ck_assert_ptr_null(c);
