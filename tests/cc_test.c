@@ -153,3 +153,144 @@ int cct_daemon_stop(pid_t pid, int sig, int timeout_ms)
     ck_abort_msg("daemon %d did not exit within %d ms after signal %d", (int)pid, timeout_ms, sig);
     return -1;
 }
+
+/* ---- the daemon under test, with its sockets ---- */
+
+void cct_daemon_init(cct_daemon *v)
+{
+    memset(v, 0, sizeof *v);
+    cct_tmpdir(v->dir, sizeof v->dir);
+    snprintf(v->conf, sizeof v->conf, "%s/cryoclean.yaml", v->dir);
+    snprintf(v->log, sizeof v->log, "%s/daemon.log", v->dir);
+    snprintf(v->ep_in, sizeof v->ep_in, "tcp://127.0.0.1:%d", cct_free_port());
+    snprintf(v->ep_dec, sizeof v->ep_dec, "tcp://127.0.0.1:%d", cct_free_port());
+    snprintf(v->ep_clean, sizeof v->ep_clean, "tcp://127.0.0.1:%d", cct_free_port());
+    snprintf(v->ep_mon, sizeof v->ep_mon, "tcp://127.0.0.1:%d", cct_free_port());
+}
+
+void cct_daemon_conf(cct_daemon *v, const char *body)
+{
+    char text[8192];
+    int n = snprintf(text, sizeof text,
+                     "inputs:\n"
+                     "  - {endpoint: %s, socket: pull, mode: bind}\n"
+                     "outputs:\n"
+                     "  decisions: {endpoint: %s}\n"
+                     "  clean: {endpoint: %s}\n"
+                     "  monitor: {endpoint: %s}\n"
+                     "plugin_dir: %s\n"
+                     "%s",
+                     v->ep_in, v->ep_dec, v->ep_clean, v->ep_mon, cct_env("CC_PLUGIN_DIR"), body);
+    ck_assert_int_lt(n, (int)sizeof text);
+    cct_write_file(v->conf, text, (size_t)n);
+}
+
+void cct_daemon_up(cct_daemon *v, const char *const *extra_args)
+{
+    cct_notify_open(&v->notify, v->dir);
+    const char *args[16] = {"--config", v->conf};
+    for (int i = 0; extra_args && extra_args[i] && i < 13; i++) args[2 + i] = extra_args[i];
+    v->pid = cct_daemon_start(v->notify.path, v->log, args);
+    char msg[4096];
+    ck_assert_msg(cct_notify_wait(&v->notify, "READY=1", 30000, msg, sizeof msg),
+                  "daemon did not send READY=1 (log: %s)", v->log);
+    v->ctx = zmq_ctx_new();
+    v->push = zmq_socket(v->ctx, ZMQ_PUSH);
+    v->dec = zmq_socket(v->ctx, ZMQ_SUB);
+    v->clean = zmq_socket(v->ctx, ZMQ_SUB);
+    v->mon = zmq_socket(v->ctx, ZMQ_SUB);
+    int hwm = 0, linger = 5000;
+    zmq_setsockopt(v->dec, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(v->clean, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(v->push, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(v->dec, ZMQ_SUBSCRIBE, "dec/", 4);
+    zmq_setsockopt(v->clean, ZMQ_SUBSCRIBE, "rec/", 4);
+    zmq_setsockopt(v->mon, ZMQ_SUBSCRIBE, "mon/daemon/", 11);
+    ck_assert_int_eq(zmq_connect(v->push, v->ep_in), 0);
+    ck_assert_int_eq(zmq_connect(v->dec, v->ep_dec), 0);
+    ck_assert_int_eq(zmq_connect(v->clean, v->ep_clean), 0);
+    ck_assert_int_eq(zmq_connect(v->mon, v->ep_mon), 0);
+}
+
+void cct_daemon_down(cct_daemon *v)
+{
+    zmq_close(v->push);
+    zmq_close(v->dec);
+    zmq_close(v->clean);
+    zmq_close(v->mon);
+    zmq_ctx_term(v->ctx);
+    cct_notify_close(&v->notify);
+}
+
+/* Receives one decision within timeout_ms; 1 on success. */
+int cct_recv_decision(void *s, cc_decision *d, int timeout_ms)
+{
+    zmq_pollitem_t p = {.socket = s, .events = ZMQ_POLLIN};
+    if (zmq_poll(&p, 1, timeout_ms) <= 0) return 0;
+    char topic[64];
+    uint8_t body[256];
+    int tl = zmq_recv(s, topic, sizeof topic, 0);
+    ck_assert_int_gt(tl, 0);
+    int more = 0;
+    size_t ml = sizeof more;
+    zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml);
+    ck_assert_msg(more, "decision without body");
+    int bl = zmq_recv(s, body, sizeof body, 0);
+    cc_err e;
+    ck_assert_msg(cc_decision_decode(body, (size_t)bl, d, &e) == 0, "%s", e.msg);
+    char want[64];
+    cc_topic_decision(want, sizeof want, d->channel);
+    ck_assert_msg((size_t)tl == strlen(want) && !memcmp(topic, want, (size_t)tl),
+                  "decision topic does not match its channel");
+    return 1;
+}
+
+/* Reads the latest "mon/daemon/" JSON into buf (waits for a fresh one). */
+void cct_monitor_latest(cct_daemon *v, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    zmq_pollitem_t p = {.socket = v->mon, .events = ZMQ_POLLIN};
+    int got = 0;
+    while (zmq_poll(&p, 1, got ? 0 : 3000) > 0) {
+        char topic[32];
+        zmq_recv(v->mon, topic, sizeof topic, 0);
+        int l = zmq_recv(v->mon, buf, len - 1, 0);
+        ck_assert_int_gt(l, 0);
+        buf[l < (int)len - 1 ? l : (int)len - 1] = '\0';
+        got = 1;
+    }
+    ck_assert_msg(got, "no monitor message");
+}
+
+unsigned long long cct_json_u64(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    ck_assert_msg(p != NULL, "monitor JSON lacks %s: %s", key, json);
+    return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* Waits until the monitor has counted `received` messages with nothing in
+ * flight and returns its JSON. */
+void cct_monitor_settled(cct_daemon *v, unsigned long long received, char *buf, size_t len)
+{
+    for (int i = 0; i < 50; i++) {
+        cct_monitor_latest(v, buf, len);
+        if (cct_json_u64(buf, "received") >= received && cct_json_u64(buf, "in_flight") == 0 &&
+            cct_json_u64(buf, "queue_out") == 0)
+            return;
+    }
+    ck_abort_msg("daemon never settled: %s", buf);
+}
+
+void cct_check_identity(const char *json)
+{
+    unsigned long long rec = cct_json_u64(json, "received"), acc = cct_json_u64(json, "accepted"),
+                       rej = cct_json_u64(json, "rejected"), inv = cct_json_u64(json, "invalid"),
+                       und = cct_json_u64(json, "undecidable");
+    ck_assert_msg(rec == acc + rej + inv + und,
+                  "received %llu != accepted %llu + rejected %llu + invalid %llu + undecidable "
+                  "%llu",
+                  rec, acc, rej, inv, und);
+}

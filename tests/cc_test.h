@@ -34,8 +34,6 @@ int cct_free_port(void);
  * Prints the "N passed, N failed" line at the end. */
 int cct_run(Suite *s);
 
-#endif
-
 /* ---- running the real daemon ---- */
 
 /* A datagram socket speaking the systemd notify protocol, bound at path. */
@@ -61,3 +59,53 @@ pid_t cct_daemon_start(const char *notify_path, const char *log_path, const char
 /* Sends sig and waits up to timeout_ms for exit; returns the exit status
  * (or 128+signal); aborts the test if the daemon does not exit. */
 int cct_daemon_stop(pid_t pid, int sig, int timeout_ms);
+
+/* ---- the daemon under test, with its sockets ---- */
+#include <zmq.h>
+
+#include "cc_proto.h"
+
+typedef struct cct_daemon {
+    char dir[256], conf[512], log[512];
+    char ep_in[64], ep_dec[64], ep_clean[64], ep_mon[64];
+    cct_notify notify;
+    pid_t pid;
+    void *ctx, *push, *dec, *clean, *mon; /* push: records in; dec/clean/mon: SUBs */
+} cct_daemon;
+
+/* Makes a temp dir and picks four free loopback ports (input, decisions,
+ * clean, monitor). */
+void cct_daemon_init(cct_daemon *v);
+
+/* Writes v->conf: a PULL input bound at ep_in, the three PUB outputs,
+ * plugin_dir = $CC_PLUGIN_DIR, then body (classifiers, channels, ...). */
+void cct_daemon_conf(cct_daemon *v, const char *body);
+
+/* Starts the daemon on v->conf with a notify socket, waits for READY=1 and
+ * connects the PUSH and the decision (dec/), clean (rec/) and monitor
+ * (mon/daemon/) SUB sockets. extra_args (NULL-terminated, may be NULL) are
+ * appended to the command line. */
+void cct_daemon_up(cct_daemon *v, const char *const *extra_args);
+
+/* Closes the sockets and the notify socket (the process is stopped with
+ * cct_daemon_stop()). */
+void cct_daemon_down(cct_daemon *v);
+
+/* Receives one decision from a dec/ SUB within timeout_ms; checks the topic
+ * matches its channel. Returns 1, or 0 on timeout. */
+int cct_recv_decision(void *s, cc_decision *d, int timeout_ms);
+
+/* Reads the newest mon/daemon/ JSON into buf (waits up to 3 s for one). */
+void cct_monitor_latest(cct_daemon *v, char *buf, size_t len);
+
+/* Waits until the monitor has counted `received` messages with nothing in
+ * flight and returns its JSON in buf. */
+void cct_monitor_settled(cct_daemon *v, unsigned long long received, char *buf, size_t len);
+
+/* The unsigned number after "key": in a JSON text; aborts if absent. */
+unsigned long long cct_json_u64(const char *json, const char *key);
+
+/* Asserts received == accepted + rejected + invalid + undecidable. */
+void cct_check_identity(const char *json);
+
+#endif

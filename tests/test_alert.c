@@ -107,6 +107,20 @@ static cc_alert_design *small_design(uint32_t auto_clear, uint32_t reminder_s)
     return d;
 }
 
+#define ANY_EVENT -1
+
+/* Feeds up to max bins of (n, k), 10 s apart from *t. Returns the 1-based bin
+ * of the first event going to state `to` (ANY_EVENT: any event), left in *ev,
+ * or 0 if none happened. Other events are skipped. */
+static int bins_until(cc_alert *a, uint64_t n, uint64_t k, int max, int to, uint64_t *t,
+                      cc_alert_event *ev)
+{
+    for (int i = 1; i <= max; i++)
+        if (cc_alert_bin(a, n, k, *t += BIN_NS, ev) && (to == ANY_EVENT || (int)ev->to == to))
+            return i;
+    return 0;
+}
+
 START_TEST(state_machine)
 {
     cc_alert_design *d = small_design(30, 60);
@@ -114,7 +128,7 @@ START_TEST(state_machine)
     cc_alert_event ev;
     cc_alert_view v;
     uint64_t t = 0;
-    for (int i = 0; i < 9; i++) ck_assert_int_eq(cc_alert_bin(a, 30, 3, t += BIN_NS, &ev), 0);
+    ck_assert_int_eq(bins_until(a, 30, 3, 9, ANY_EVENT, &t, &ev), 0);
     cc_alert_view_get(a, &v);
     ck_assert_int_eq(v.state, CC_ALERT_NOSTATS);
     ck_assert_int_eq(cc_alert_bin(a, 30, 3, t += BIN_NS, &ev), 1);
@@ -124,7 +138,7 @@ START_TEST(state_machine)
     ck_assert_double_eq_tol(ev.mu0, 3.0, 1e-12);
     ck_assert_double_eq_tol(ev.p0, 0.1, 1e-12);
     /* Steady at the baseline (3 < kref 4.33): silent. */
-    for (int i = 0; i < 1000; i++) ck_assert_int_eq(cc_alert_bin(a, 30, 3, t += BIN_NS, &ev), 0);
+    ck_assert_int_eq(bins_until(a, 30, 3, 1000, ANY_EVENT, &t, &ev), 0);
     cc_alert_view_get(a, &v);
     ck_assert_double_eq_tol(v.mu0, 3.0, 1e-9);
     double h = v.h_poisson;
@@ -183,12 +197,9 @@ START_TEST(latched_until_cleared)
     cc_alert_event ev;
     cc_alert_view v;
     uint64_t t = 0;
-    for (int i = 0; i < 10; i++) cc_alert_bin(a, 100, 5, t += BIN_NS, &ev);
-    int alarm = 0;
-    for (int i = 0; i < 50 && !alarm; i++)
-        alarm = cc_alert_bin(a, 100, 25, t += BIN_NS, &ev) && ev.to == CC_ALERT_ALARM;
-    ck_assert(alarm);
-    for (int i = 0; i < 500; i++) ck_assert_int_eq(cc_alert_bin(a, 100, 5, t += BIN_NS, &ev), 0);
+    ck_assert_int_eq(bins_until(a, 100, 5, 10, CC_ALERT_OK, &t, &ev), 10);
+    ck_assert_int_gt(bins_until(a, 100, 25, 50, CC_ALERT_ALARM, &t, &ev), 0);
+    ck_assert_int_eq(bins_until(a, 100, 5, 500, ANY_EVENT, &t, &ev), 0);
     cc_alert_view_get(a, &v);
     ck_assert_int_eq(v.state, CC_ALERT_ALARM);
     ck_assert_int_eq(cc_alert_clear(a, t, &ev), 1);
@@ -202,12 +213,10 @@ START_TEST(latched_until_cleared)
     ck_assert_int_eq(ev.cause, CC_AC_RELEARN);
     ck_assert_int_eq(ev.to, CC_ALERT_NOSTATS);
     ck_assert_str_eq(cc_alert_cause_name(ev.cause), "relearn");
-    int learned = 0;
-    for (int i = 1; i <= 20 && !learned; i++)
-        if (cc_alert_bin(a, 100, 25, t += BIN_NS, &ev)) learned = i;
-    ck_assert_int_eq(learned, 10);
+    ck_assert_int_eq(bins_until(a, 100, 25, 20, ANY_EVENT, &t, &ev), 10);
+    ck_assert_int_eq(ev.to, CC_ALERT_OK);
     ck_assert_double_eq_tol(ev.mu0, 25, 1e-12);
-    for (int i = 0; i < 200; i++) ck_assert_int_eq(cc_alert_bin(a, 100, 25, t += BIN_NS, &ev), 0);
+    ck_assert_int_eq(bins_until(a, 100, 25, 200, ANY_EVENT, &t, &ev), 0);
     cc_alert_free(&a);
     cc_alert_design_free(&d);
 }
@@ -221,10 +230,7 @@ START_TEST(nostats_until_counts_and_baseline_updates)
     cc_alert_view v;
     uint64_t t = 0;
     /* One artefact per bin: 20 needed, so 20 bins (not 10) of NO-STATS. */
-    int learned = 0;
-    for (int i = 1; i <= 30 && !learned; i++)
-        if (cc_alert_bin(a, 50, 1, t += BIN_NS, &ev)) learned = i;
-    ck_assert_int_eq(learned, 20);
+    ck_assert_int_eq(bins_until(a, 50, 1, 30, ANY_EVENT, &t, &ev), 20);
     ck_assert_double_eq_tol(ev.mu0, 1.0, 1e-12);
     /* While OK the baseline follows slowly: 100 bins at 1.3 (below kref 1.44). */
     for (int i = 0; i < 100; i++) cc_alert_bin(a, 50, i % 10 < 3 ? 2 : 1, t += BIN_NS, &ev);
@@ -275,26 +281,17 @@ START_TEST(bernoulli_catches_fraction_not_rate)
     cc_alert *a = cc_alert_new(d, 2, 0);
     cc_alert_event ev;
     uint64_t t = 0;
-    for (int i = 0; i < 10; i++) cc_alert_bin(a, 200, 4, t += BIN_NS, &ev); /* p0 0.02 */
+    ck_assert_int_eq(bins_until(a, 200, 4, 10, CC_ALERT_OK, &t, &ev), 10); /* p0 0.02 */
     /* The trigger rate halves, the artefact count stays: the fraction doubles.
      * Poisson sees nothing (k = mu0); the Bernoulli CUSUM raises the alarm. */
-    int alarm = 0;
-    cc_alert_cause cause = CC_AC_LEARNED;
-    for (int i = 0; i < 200 && !alarm; i++)
-        if (cc_alert_bin(a, 100, 4, t += BIN_NS, &ev) && ev.to == CC_ALERT_ALARM)
-            alarm = 1, cause = ev.cause;
-    ck_assert(alarm);
-    ck_assert_int_eq(cause, CC_AC_BERNOULLI);
+    ck_assert_int_gt(bins_until(a, 100, 4, 200, CC_ALERT_ALARM, &t, &ev), 0);
+    ck_assert_int_eq(ev.cause, CC_AC_BERNOULLI);
     cc_alert_free(&a);
     /* The trigger rate doubles with the fraction unchanged: Poisson alarms. */
     a = cc_alert_new(d, 2, 0);
-    for (int i = 0; i < 10; i++) cc_alert_bin(a, 200, 4, t += BIN_NS, &ev);
-    alarm = 0;
-    for (int i = 0; i < 200 && !alarm; i++)
-        if (cc_alert_bin(a, 400, 8, t += BIN_NS, &ev) && ev.to == CC_ALERT_ALARM)
-            alarm = 1, cause = ev.cause;
-    ck_assert(alarm);
-    ck_assert_int_eq(cause, CC_AC_POISSON);
+    ck_assert_int_eq(bins_until(a, 200, 4, 10, CC_ALERT_OK, &t, &ev), 10);
+    ck_assert_int_gt(bins_until(a, 400, 8, 200, CC_ALERT_ALARM, &t, &ev), 0);
+    ck_assert_int_eq(ev.cause, CC_AC_POISSON);
     cc_alert_free(&a);
     cc_alert_design_free(&d);
 }

@@ -18,26 +18,13 @@
 #include "cc_proto.h"
 #include "cc_test.h"
 
-typedef struct env {
-    char dir[256], conf[512], log[512];
-    int p_in, p_dec, p_clean, p_mon;
-    char ep_in[64], ep_dec[64], ep_clean[64], ep_mon[64];
-    cct_notify notify;
-    pid_t pid;
-    void *ctx, *push, *dec, *clean, *mon;
-} env;
+typedef cct_daemon env;
 
+/* The classifier part of the test configuration. */
 static void write_conf(env *v, const char *cutoff, const char *extra)
 {
-    char text[4096];
-    snprintf(text, sizeof text,
-             "inputs:\n"
-             "  - {endpoint: %s, socket: pull, mode: bind}\n"
-             "outputs:\n"
-             "  decisions: {endpoint: %s}\n"
-             "  clean: {endpoint: %s}\n"
-             "  monitor: {endpoint: %s}\n"
-             "plugin_dir: %s\n"
+    char body[4096];
+    snprintf(body, sizeof body,
              "classifiers:\n"
              "  cuts: {plugin: cuts}\n"
              "channels:\n"
@@ -45,57 +32,20 @@ static void write_conf(env *v, const char *cutoff, const char *extra)
              "processing: {workers: 2, max_batch: 32, max_wait_ms: 2, queue_capacity: 256}\n"
              "monitor: {interval_s: 0.2}\n"
              "%s",
-             v->ep_in, v->ep_dec, v->ep_clean, v->ep_mon, cct_env("CC_PLUGIN_DIR"), cutoff,
-             extra ? extra : "");
-    cct_write_file(v->conf, text, strlen(text));
+             cutoff, extra ? extra : "");
+    cct_daemon_conf(v, body);
 }
 
 static void start(env *v, const char *extra)
 {
-    cct_tmpdir(v->dir, sizeof v->dir);
-    snprintf(v->conf, sizeof v->conf, "%s/cryoclean.yaml", v->dir);
-    snprintf(v->log, sizeof v->log, "%s/daemon.log", v->dir);
-    v->p_in = cct_free_port();
-    v->p_dec = cct_free_port();
-    v->p_clean = cct_free_port();
-    v->p_mon = cct_free_port();
-    snprintf(v->ep_in, sizeof v->ep_in, "tcp://127.0.0.1:%d", v->p_in);
-    snprintf(v->ep_dec, sizeof v->ep_dec, "tcp://127.0.0.1:%d", v->p_dec);
-    snprintf(v->ep_clean, sizeof v->ep_clean, "tcp://127.0.0.1:%d", v->p_clean);
-    snprintf(v->ep_mon, sizeof v->ep_mon, "tcp://127.0.0.1:%d", v->p_mon);
+    cct_daemon_init(v);
     write_conf(v, "0.5", extra);
-    cct_notify_open(&v->notify, v->dir);
-    const char *args[] = {"--config", v->conf, NULL};
-    v->pid = cct_daemon_start(v->notify.path, v->log, args);
-    char msg[4096];
-    ck_assert_msg(cct_notify_wait(&v->notify, "READY=1", 30000, msg, sizeof msg),
-                  "daemon did not send READY=1 (log: %s)", v->log);
-    v->ctx = zmq_ctx_new();
-    v->push = zmq_socket(v->ctx, ZMQ_PUSH);
-    v->dec = zmq_socket(v->ctx, ZMQ_SUB);
-    v->clean = zmq_socket(v->ctx, ZMQ_SUB);
-    v->mon = zmq_socket(v->ctx, ZMQ_SUB);
-    int hwm = 0, linger = 5000;
-    zmq_setsockopt(v->dec, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(v->clean, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(v->push, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(v->dec, ZMQ_SUBSCRIBE, "dec/", 4);
-    zmq_setsockopt(v->clean, ZMQ_SUBSCRIBE, "rec/", 4);
-    zmq_setsockopt(v->mon, ZMQ_SUBSCRIBE, "mon/daemon/", 11);
-    ck_assert_int_eq(zmq_connect(v->push, v->ep_in), 0);
-    ck_assert_int_eq(zmq_connect(v->dec, v->ep_dec), 0);
-    ck_assert_int_eq(zmq_connect(v->clean, v->ep_clean), 0);
-    ck_assert_int_eq(zmq_connect(v->mon, v->ep_mon), 0);
+    cct_daemon_up(v, NULL);
 }
 
 static void finish(env *v)
 {
-    zmq_close(v->push);
-    zmq_close(v->dec);
-    zmq_close(v->clean);
-    zmq_close(v->mon);
-    zmq_ctx_term(v->ctx);
-    cct_notify_close(&v->notify);
+    cct_daemon_down(v);
 }
 
 /* ---- records ---- */
@@ -171,37 +121,14 @@ static void send_record(void *s, uint64_t inst, uint64_t seq, uint32_t ch, enum 
     send_frames(s, topic, (size_t)tl, hb, sizeof hb, smp, sizeof smp, 3);
 }
 
-/* Receives one decision within timeout_ms; 1 on success. */
-static int recv_decision(void *s, cc_decision *d, int timeout_ms)
-{
-    zmq_pollitem_t p = {.socket = s, .events = ZMQ_POLLIN};
-    if (zmq_poll(&p, 1, timeout_ms) <= 0) return 0;
-    char topic[64];
-    uint8_t body[256];
-    int tl = zmq_recv(s, topic, sizeof topic, 0);
-    ck_assert_int_gt(tl, 0);
-    int more = 0;
-    size_t ml = sizeof more;
-    zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml);
-    ck_assert_msg(more, "decision without body");
-    int bl = zmq_recv(s, body, sizeof body, 0);
-    cc_err e;
-    ck_assert_msg(cc_decision_decode(body, (size_t)bl, d, &e) == 0, "%s", e.msg);
-    char want[64];
-    cc_topic_decision(want, sizeof want, d->channel);
-    ck_assert_msg((size_t)tl == strlen(want) && !memcmp(topic, want, (size_t)tl),
-                  "decision topic does not match its channel");
-    return 1;
-}
-
 /* Waits until one warm-up record is decided, so all subscriptions are live. */
 static void warm_up(env *v, uint64_t inst, uint64_t *seq, uint64_t *rng)
 {
     cc_decision d;
     for (int tries = 0; tries < 100; tries++) {
         send_record(v->push, inst, (*seq)++, 1, K_PULSE, rng);
-        if (recv_decision(v->dec, &d, 200)) {
-            while (recv_decision(v->dec, &d, 300)) {
+        if (cct_recv_decision(v->dec, &d, 200)) {
+            while (cct_recv_decision(v->dec, &d, 300)) {
             }
             zmq_pollitem_t p = {.socket = v->clean, .events = ZMQ_POLLIN};
             while (zmq_poll(&p, 1, 100) > 0) { /* drop warm-up clean records */
@@ -214,56 +141,6 @@ static void warm_up(env *v, uint64_t inst, uint64_t *seq, uint64_t *rng)
         }
     }
     ck_abort_msg("no decision for any warm-up record (log: %s)", v->log);
-}
-
-/* Reads the latest "mon/daemon/" JSON into buf (waits for a fresh one). */
-static void latest_monitor(env *v, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    zmq_pollitem_t p = {.socket = v->mon, .events = ZMQ_POLLIN};
-    int got = 0;
-    while (zmq_poll(&p, 1, got ? 0 : 3000) > 0) {
-        char topic[32];
-        zmq_recv(v->mon, topic, sizeof topic, 0);
-        int l = zmq_recv(v->mon, buf, len - 1, 0);
-        ck_assert_int_gt(l, 0);
-        buf[l < (int)len - 1 ? l : (int)len - 1] = '\0';
-        got = 1;
-    }
-    ck_assert_msg(got, "no monitor message");
-}
-
-static unsigned long long json_u64(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    ck_assert_msg(p != NULL, "monitor JSON lacks %s: %s", key, json);
-    return strtoull(p + strlen(pat), NULL, 10);
-}
-
-/* Waits until the monitor has counted `received` messages with nothing in
- * flight and returns its JSON. */
-static void settled_monitor(env *v, unsigned long long received, char *buf, size_t len)
-{
-    for (int i = 0; i < 50; i++) {
-        latest_monitor(v, buf, len);
-        if (json_u64(buf, "received") >= received && json_u64(buf, "in_flight") == 0 &&
-            json_u64(buf, "queue_out") == 0)
-            return;
-    }
-    ck_abort_msg("daemon never settled: %s", buf);
-}
-
-static void check_identity(const char *json)
-{
-    unsigned long long rec = json_u64(json, "received"), acc = json_u64(json, "accepted"),
-                       rej = json_u64(json, "rejected"), inv = json_u64(json, "invalid"),
-                       und = json_u64(json, "undecidable");
-    ck_assert_msg(rec == acc + rej + inv + und,
-                  "received %llu != accepted %llu + rejected %llu + invalid %llu + undecidable "
-                  "%llu",
-                  rec, acc, rej, inv, und);
 }
 
 START_TEST(test_flow_and_clean_stream)
@@ -284,7 +161,7 @@ START_TEST(test_flow_and_clean_stream)
         njump += kinds[i] == K_JUMP;
         send_record(v.push, inst, seq++, (uint32_t)(i % 7), kinds[i], &rng);
         cc_decision d;
-        while (recv_decision(v.dec, &d, 0)) {
+        while (cct_recv_decision(v.dec, &d, 0)) {
             ck_assert_uint_ge(d.seq, first);
             int k = (int)(d.seq - first);
             ck_assert_int_lt(k, N);
@@ -295,7 +172,7 @@ START_TEST(test_flow_and_clean_stream)
         }
     }
     cc_decision d;
-    while (got < N && recv_decision(v.dec, &d, 5000)) {
+    while (got < N && cct_recv_decision(v.dec, &d, 5000)) {
         int k = (int)(d.seq - first);
         ck_assert_int_lt(k, N);
         ck_assert_msg(!seen[k], "seq %d decided twice", k);
@@ -342,10 +219,10 @@ START_TEST(test_flow_and_clean_stream)
     ck_assert_int_eq(clean, n_acc);
 
     char json[4096];
-    settled_monitor(&v, seq - 1, json, sizeof json);
-    check_identity(json);
-    ck_assert_uint_eq(json_u64(json, "received"), (unsigned long long)(seq - 1));
-    ck_assert_uint_eq(json_u64(json, "lost_upstream"), 0);
+    cct_monitor_settled(&v, seq - 1, json, sizeof json);
+    cct_check_identity(json);
+    ck_assert_uint_eq(cct_json_u64(json, "received"), (unsigned long long)(seq - 1));
+    ck_assert_uint_eq(cct_json_u64(json, "lost_upstream"), 0);
     ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
     finish(&v);
     free(seen);
@@ -447,7 +324,7 @@ START_TEST(test_malformed_input)
     for (int c = 0; c < ncases; c++) expect_dec += cases[c].decided;
     int got = 0, good = 0;
     cc_decision d;
-    while (got < expect_dec && recv_decision(v.dec, &d, 5000)) {
+    while (got < expect_dec && cct_recv_decision(v.dec, &d, 5000)) {
         got++;
         if (d.seq == seq - 1) {
             ck_assert_int_ne(d.verdict, CC_V_INVALID);
@@ -466,16 +343,16 @@ START_TEST(test_malformed_input)
     ck_assert_int_eq(got, expect_dec);
     ck_assert(good);
     char json[4096];
-    settled_monitor(&v, seq - 1, json, sizeof json);
-    check_identity(json);
-    ck_assert_uint_eq(json_u64(json, "received"), (unsigned long long)(seq - 1));
-    ck_assert_uint_eq(json_u64(json, "undecidable"), 4);
-    ck_assert_uint_eq(json_u64(json, "frame_count"), 2);
-    ck_assert_uint_eq(json_u64(json, "truncated"), 1);
-    ck_assert_uint_eq(json_u64(json, "bad_magic"), 1);
-    ck_assert_uint_eq(json_u64(json, "bad_version"), 1);
-    ck_assert_uint_eq(json_u64(json, "nan"), 1);
-    ck_assert_uint_eq(json_u64(json, "invalid"), (unsigned long long)expect_dec - 1);
+    cct_monitor_settled(&v, seq - 1, json, sizeof json);
+    cct_check_identity(json);
+    ck_assert_uint_eq(cct_json_u64(json, "received"), (unsigned long long)(seq - 1));
+    ck_assert_uint_eq(cct_json_u64(json, "undecidable"), 4);
+    ck_assert_uint_eq(cct_json_u64(json, "frame_count"), 2);
+    ck_assert_uint_eq(cct_json_u64(json, "truncated"), 1);
+    ck_assert_uint_eq(cct_json_u64(json, "bad_magic"), 1);
+    ck_assert_uint_eq(cct_json_u64(json, "bad_version"), 1);
+    ck_assert_uint_eq(cct_json_u64(json, "nan"), 1);
+    ck_assert_uint_eq(cct_json_u64(json, "invalid"), (unsigned long long)expect_dec - 1);
     ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
     finish(&v);
 }
@@ -524,7 +401,7 @@ START_TEST(test_reload_under_load)
     char msg[4096];
     cc_decision d;
     while (got < N) {
-        if (!recv_decision(v.dec, &d, 10000)) break;
+        if (!cct_recv_decision(v.dec, &d, 10000)) break;
         int k = (int)(d.seq - p.first);
         ck_assert_msg(k >= 0 && k < N && !seen[k], "bad or duplicate decision seq %llu",
                       (unsigned long long)d.seq);
@@ -559,12 +436,12 @@ START_TEST(test_reload_under_load)
     ck_assert_int_eq(reloads, 3);
     ck_assert_msg(cutoff_seen, "the reloaded cutoff 0.75 never appeared in decisions");
     char json[4096];
-    settled_monitor(&v, p.first - 1 + (unsigned long long)N, json, sizeof json);
-    check_identity(json);
-    ck_assert_uint_eq(json_u64(json, "received"), p.first - 1 + (unsigned long long)N);
-    ck_assert_uint_eq(json_u64(json, "reloads"), 2);
-    ck_assert_uint_eq(json_u64(json, "reload_failures"), 1);
-    ck_assert_uint_eq(json_u64(json, "lost_upstream"), 0);
+    cct_monitor_settled(&v, p.first - 1 + (unsigned long long)N, json, sizeof json);
+    cct_check_identity(json);
+    ck_assert_uint_eq(cct_json_u64(json, "received"), p.first - 1 + (unsigned long long)N);
+    ck_assert_uint_eq(cct_json_u64(json, "reloads"), 2);
+    ck_assert_uint_eq(cct_json_u64(json, "reload_failures"), 1);
+    ck_assert_uint_eq(cct_json_u64(json, "lost_upstream"), 0);
     ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
     finish(&v);
     free(seen);
@@ -580,7 +457,7 @@ START_TEST(test_sigterm_drains)
     uint64_t rng = 11, seq = 1, inst = 1234;
     warm_up(&v, inst, &seq, &rng);
     char json[4096];
-    latest_monitor(&v, json, sizeof json);
+    cct_monitor_latest(&v, json, sizeof json);
     const int N = 1500;
     for (int i = 0; i < N; i++) send_record(v.push, inst, seq++, 2, (enum kind)(i % 3), &rng);
     kill(v.pid, SIGTERM);
@@ -589,7 +466,7 @@ START_TEST(test_sigterm_drains)
                   "no STOPPING=1");
     int got = 0;
     cc_decision d;
-    while (recv_decision(v.dec, &d, 3000)) got++;
+    while (cct_recv_decision(v.dec, &d, 3000)) got++;
     ck_assert_int_eq(cct_daemon_stop(v.pid, 0, 30000), 0);
     /* the final monitor message, sent after the drain, must balance */
     json[0] = '\0';
@@ -601,9 +478,9 @@ START_TEST(test_sigterm_drains)
         json[l] = '\0';
     }
     ck_assert_msg(json[0], "no final monitor message");
-    check_identity(json);
-    ck_assert_uint_eq(json_u64(json, "in_flight"), 0);
-    unsigned long long rec = json_u64(json, "received");
+    cct_check_identity(json);
+    ck_assert_uint_eq(cct_json_u64(json, "in_flight"), 0);
+    unsigned long long rec = cct_json_u64(json, "received");
     ck_assert_msg(rec > 1, "nothing was received");
     /* every received record after the warm-up was decided and published */
     ck_assert_uint_eq((unsigned long long)got, rec - (seq - 1 - (unsigned long long)N));
@@ -627,9 +504,11 @@ START_TEST(test_loss_accounting_and_watchdog)
     warm_up(&v, inst, &seq, &rng);
     uint64_t warm = seq - 1;
     int sent = 0;
-    for (uint64_t s = seq; s < seq + 10; s++, sent++) send_record(v.push, inst, s, 4, K_NOISE, &rng);
+    for (uint64_t s = seq; s < seq + 10; s++, sent++)
+        send_record(v.push, inst, s, 4, K_NOISE, &rng);
     /* skip 5 */
-    for (uint64_t s = seq + 15; s < seq + 20; s++, sent++) send_record(v.push, inst, s, 4, K_NOISE, &rng);
+    for (uint64_t s = seq + 15; s < seq + 20; s++, sent++)
+        send_record(v.push, inst, s, 4, K_NOISE, &rng);
     /* a repeated number */
     send_record(v.push, inst, seq + 19, 4, K_NOISE, &rng);
     sent++;
@@ -637,14 +516,14 @@ START_TEST(test_loss_accounting_and_watchdog)
     for (uint64_t s = 1; s <= 5; s++, sent++) send_record(v.push, inst + 1, s, 4, K_NOISE, &rng);
     int got = 0;
     cc_decision d;
-    while (got < sent && recv_decision(v.dec, &d, 5000)) got++;
+    while (got < sent && cct_recv_decision(v.dec, &d, 5000)) got++;
     ck_assert_int_eq(got, sent);
     char json[4096];
-    settled_monitor(&v, warm + (unsigned long long)sent, json, sizeof json);
-    check_identity(json);
-    ck_assert_uint_eq(json_u64(json, "lost_upstream"), 5);
-    ck_assert_uint_eq(json_u64(json, "reordered"), 1);
-    ck_assert_uint_eq(json_u64(json, "publishers"), 2);
+    cct_monitor_settled(&v, warm + (unsigned long long)sent, json, sizeof json);
+    cct_check_identity(json);
+    ck_assert_uint_eq(cct_json_u64(json, "lost_upstream"), 5);
+    ck_assert_uint_eq(cct_json_u64(json, "reordered"), 1);
+    ck_assert_uint_eq(cct_json_u64(json, "publishers"), 2);
     ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
     finish(&v);
 }

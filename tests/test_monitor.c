@@ -128,6 +128,29 @@ START_TEST(ring_wraps_after_long_silence)
 }
 END_TEST
 
+START_TEST(short_window_histograms)
+{
+    cc_monitor_config c;
+    cc_monitor_config_default(&c);
+    c.alert.enabled = 0;
+    c.n_windows = 2;
+    c.window_s[0] = 5, c.window_s[1] = 30;
+    cc_err e = {0};
+    cc_monitor *m = cc_monitor_new(&c, &e);
+    ck_assert_msg(m != NULL, "%s", e.msg);
+    for (uint64_t t = 0; t <= 40; t++)
+        cc_monitor_record(m, 1, 0, CC_V_ACCEPT, CC_R_ACCEPTED, 0.5f, 0.1f, 10, t * SEC, &e);
+    cc_mon_stats s;
+    cc_monitor_stats(m, CC_MON_CHANNEL, 0, 0, 40 * SEC + 1, &s);
+    ck_assert_uint_eq(s.records, 5);                /* 36..40 */
+    ck_assert_uint_eq(s.reasons[CC_R_ACCEPTED], 6); /* 1-s slots 35..40 */
+    cc_monitor_stats(m, CC_MON_CHANNEL, 0, 1, 40 * SEC + 1, &s);
+    ck_assert_uint_eq(s.records, 30);                /* 11..40 */
+    ck_assert_uint_eq(s.reasons[CC_R_ACCEPTED], 32); /* 3-s slots 3..13: 9..40 */
+    cc_monitor_free(&m);
+}
+END_TEST
+
 START_TEST(channels_loss_gauges)
 {
     cc_monitor_config c;
@@ -265,6 +288,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, windows_and_rates);
     tcase_add_test(tc, ring_wraps_after_long_silence);
+    tcase_add_test(tc, short_window_histograms);
     tcase_add_test(tc, channels_loss_gauges);
     tcase_add_test(tc, config_yaml);
     tcase_add_test(tc, alert_bins_from_ticks);

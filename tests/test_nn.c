@@ -3,9 +3,11 @@
  * the plugin loads through the registry like the daemon does and scores
  * batches exactly like the library. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cc_nn.h"
 #include "cc_registry.h"
@@ -223,6 +225,82 @@ START_TEST(shipped_cards)
 }
 END_TEST
 
+/* Random edits of the numbers and words of a card: every variant loads or is
+ * refused with a message naming the card; nothing crashes (run under ASan). */
+START_TEST(card_fuzz)
+{
+    char src[512], dir[256], card[600], wsrc[512], wdst[600];
+    size_t clen, wlen;
+    char *text = slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), &clen);
+    char *bin = slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", wsrc), &wlen);
+    cct_tmpdir(dir, sizeof dir);
+    snprintf(card, sizeof card, "%s/cait-cnn.yaml", dir);
+    snprintf(wdst, sizeof wdst, "%s/cait-cnn.safetensors", dir);
+    cct_write_file(wdst, bin, wlen);
+    const char *layers = strstr(text, "layers:"), *end = strstr(text, "provenance:");
+    ck_assert(layers && end);
+    const size_t lo = (size_t)(layers - text), hi = (size_t)(end - text);
+    char *mut = malloc(clen + 1);
+    uint64_t st = 42;
+    int loaded = 0, refused = 0;
+    for (int it = 0; it < 300; it++) {
+        memcpy(mut, text, clen + 1);
+        for (int k = 0; k < 1 + it % 3; k++) {
+            size_t pos;
+            int tries = 0;
+            do { /* mostly digits: they carry the shapes */
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                pos = lo + (size_t)(st >> 33) % (hi - lo);
+            } while (it % 7 && !(mut[pos] >= '0' && mut[pos] <= '9') && ++tries < 100);
+            const char *alphabet = "0123456789019-[]{},: x";
+            if (mut[pos] >= '0' && mut[pos] <= '9')
+                mut[pos] = alphabet[(st >> 20) % 10];
+            else if (it % 7 == 0)
+                mut[pos] = alphabet[(st >> 20) % 22];
+        }
+        cct_write_file(card, mut, clen);
+        cc_err e = {{0}};
+        cc_nn_model *m = cc_nn_load(card, &e);
+        if (m) {
+            loaded++;
+            cc_nn_free(&m);
+        } else {
+            refused++;
+            ck_assert_msg(strstr(e.msg, card) != NULL, "message without the card: %s", e.msg);
+        }
+    }
+    printf("card_fuzz: %d variants loaded, %d refused\n", loaded, refused);
+    ck_assert_int_gt(refused, 150);
+    free(mut), free(text), free(bin);
+}
+END_TEST
+
+/* `cryoclean import CARD` prints the architecture, the parameter count and
+ * the self-test error, and fails (exit 1) with the reason on a bad card. */
+START_TEST(import_command)
+{
+    char exe[512], card[512], dir[256], cmd[2048], out[600];
+    CCT_BUILD("tools/cryoclean", exe);
+    CCT_SRC("tests/golden/nn/cait-cnn.yaml", card);
+    cct_tmpdir(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(cmd, sizeof cmd, "%s import %s > %s 2>&1", exe, card, out);
+    ck_assert_int_eq(system(cmd), 0);
+    char *text = slurp(out, NULL);
+    REFUSED(text, "parameters: 19062");
+    REFUSED(text, "self-test: 8 inputs, max |error|");
+    REFUSED(text, "conv1d       conv1");
+    REFUSED(text, "P(clean) = exp(output[1])");
+    free(text);
+    snprintf(cmd, sizeof cmd, "%s import %s/none.yaml > %s 2>&1", exe, dir, out);
+    int rc = system(cmd);
+    ck_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    text = slurp(out, NULL);
+    REFUSED(text, "none.yaml");
+    free(text);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("nn");
@@ -233,6 +311,8 @@ static Suite *suite(void)
     tcase_add_test(tc, generators);
     tcase_add_test(tc, plugin);
     tcase_add_test(tc, shipped_cards);
+    tcase_add_test(tc, import_command);
+    tcase_add_test(tc, card_fuzz);
     suite_add_tcase(s, tc);
     return s;
 }

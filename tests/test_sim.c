@@ -499,6 +499,66 @@ START_TEST(shipped_yaml_files_load)
 }
 END_TEST
 
+START_TEST(scenario_rates_and_order)
+{
+    char path[512];
+    cc_err e = {{0}};
+    cc_scenario *s = cc_scenario_load(CCT_SRC("conf/scenarios/calibration-run.yaml", path), 5, &e);
+    ck_assert_msg(s != NULL, "%s", e.msg);
+    ck_assert(cc_scenario_duration(s) == 120.0);
+    ck_assert_uint_eq(cc_scenario_n_samples(s), 16384);
+    ck_assert_double_eq_tol(cc_scenario_rate(s, 0, CC_SIM_PILEUP, 10), 0.3, 1e-12);
+    ck_assert_double_eq_tol(cc_scenario_rate(s, 0, CC_SIM_PILEUP, 70), 3.0, 1e-12);
+    ck_assert_double_eq_tol(cc_scenario_rate(s, 0, CC_SIM_PILEUP, 90), 0.3, 1e-12);
+    ck_assert_double_eq_tol(cc_scenario_rate(s, 5, CC_SIM_SQUARE, 29.9), 0.0, 1e-12);
+    ck_assert_double_eq_tol(cc_scenario_rate(s, 5, CC_SIM_SQUARE, 1000), 1.0, 1e-12);
+    ck_assert_double_eq_tol(cc_scenario_rate(s, 9, CC_SIM_EVENT, 1), 0.0, 1e-12);
+    cc_sim_record r;
+    ck_assert_int_eq(cc_sim_record_init(&r, 16384, &e), 0);
+    double last = 0;
+    int n = 0, pile_in = 0, pile_out = 0, sq_before = 0, sq_after = 0, ch1 = 0;
+    int rc;
+    while ((rc = cc_scenario_next(s, &r, &e)) == 1) {
+        ck_assert(r.time_s >= last && r.time_s <= 120.0);
+        last = r.time_s;
+        n++;
+        if (r.channel == 0 && r.class_id == CC_SIM_PILEUP) {
+            if (r.time_s >= 60 && r.time_s < 90)
+                pile_in++;
+            else
+                pile_out++;
+            ck_assert(r.n_pulses >= 2);
+        }
+        if (r.channel == 5 && r.class_id == CC_SIM_SQUARE) r.time_s < 30 ? sq_before++ : sq_after++;
+        if (r.channel == 1) {
+            ch1++;
+            ck_assert_uint_eq(r.module, 0);
+        }
+        if (r.channel == 5) ck_assert_uint_eq(r.module, 1);
+    }
+    ck_assert_int_eq(rc, 0);
+    /* expectations: 90 in the window, 27 outside; 0 and 90 squares; 660 on channel 1 */
+    ck_assert_msg(pile_in > 60 && pile_in < 120, "pile-up in window %d", pile_in);
+    ck_assert_msg(pile_out > 12 && pile_out < 45, "pile-up outside %d", pile_out);
+    ck_assert_int_eq(sq_before, 0);
+    ck_assert_msg(sq_after > 60 && sq_after < 120, "squares %d", sq_after);
+    ck_assert_msg(ch1 > 560 && ch1 < 760, "channel 1: %d", ch1);
+    /* the same seed gives the same records */
+    cc_scenario *s2 = cc_scenario_load(path, 5, &e);
+    cc_sim_record r2;
+    cc_sim_record_init(&r2, 16384, &e);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(cc_scenario_next(s2, &r2, &e), 1);
+        if (i == 0) ck_assert(r2.time_s > 0);
+    }
+    cc_scenario_free(&s2);
+    cc_scenario_free(&s);
+    ck_assert_ptr_null(s);
+    cc_sim_record_release(&r);
+    cc_sim_record_release(&r2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sim");
@@ -516,6 +576,7 @@ static Suite *suite(void)
     tcase_add_test(t, adc_and_saturation);
     tcase_add_test(t, config_yaml);
     tcase_add_test(t, shipped_yaml_files_load);
+    tcase_add_test(t, scenario_rates_and_order);
     suite_add_tcase(s, t);
     return s;
 }

@@ -156,9 +156,26 @@ static void start_top(const char *endpoint)
              "tr '\\n' ' '; echo\nsleep 600\n",
              bin, endpoint);
     cct_write_file(script, body, strlen(body));
-    ck_assert_int_eq(
-        sh("tmux -L %s -f /dev/null new-session -d -s top -x 100 -y 30 'sh %s'", sock_name, script),
-        0);
+    /* tmux's server start can race with other tmux servers starting on a busy
+     * machine; retry a few times and show tmux's own words if it keeps failing */
+    char err[400], msg[512] = "";
+    snprintf(err, sizeof err, "%s/tmux.err", dir);
+    int rc = -1;
+    for (int attempt = 0; attempt < 5 && rc != 0; attempt++) {
+        if (attempt) usleep(200000);
+        rc = sh("env -u TMUX tmux -L %s -f /dev/null new-session -d -s top -x 100 -y 30 'sh %s' "
+                "2>%s",
+                sock_name, script, err);
+    }
+    if (rc != 0) {
+        FILE *f = fopen(err, "r");
+        if (f) {
+            size_t r = fread(msg, 1, sizeof msg - 1, f);
+            msg[r] = '\0';
+            fclose(f);
+        }
+    }
+    ck_assert_msg(rc == 0, "tmux new-session failed (%d): %s", rc, msg);
 }
 
 START_TEST(console_under_tmux)

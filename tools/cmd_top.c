@@ -303,6 +303,11 @@ int cmd_top(int argc, char **argv)
             return usage(stderr);
         }
     }
+    if (v.window_fixed && v.window < 1) {
+        fprintf(stderr, "cryoclean top: --window expects seconds >= 1 (one of the daemon's "
+                        "monitor.windows_s)\n");
+        return 2;
+    }
     if (!v.endpoint) {
         fprintf(stderr, "cryoclean top: --endpoint is required\n");
         return usage(stderr);

@@ -137,6 +137,7 @@ def arch_layers(arch, **opt):
     if arch == "zoo":  # every layer type, small; for the parity tests only
         return [L("conv1d", name="c1", **{"in": 1}, out=6, kernel=5, stride=2, padding=2),
                 L("batchnorm1d", name="bn", features=6), L("tanh"),
+                L("conv1d", name="c1b", **{"in": 6}, out=6, kernel=2, stride=2, padding=1),
                 L("conv1d", name="c2", **{"in": 6}, out=8, kernel=3, padding=2, dilation=2),
                 L("avgpool1d", kernel=3, stride=2, padding=1), L("sigmoid"),
                 L("maxpool1d", kernel=3, stride=2, padding=1), L("transpose"),
@@ -146,7 +147,7 @@ def arch_layers(arch, **opt):
                 L("posenc", name="pe", kind="sinusoidal"),
                 L("encoder", name="enc", d_model=16, heads=4, d_ff=32, norm="layer",
                   activation="relu"),
-                L("flatten"), L("linear", name="fc", **{"in": 1024}, out=3), L("softmax")]
+                L("flatten"), L("linear", name="fc", **{"in": 528}, out=3), L("softmax")]
     raise SystemExit("unknown architecture '%s' (cait-cnn, cnn, lstm, tscn, tst, zoo)" % arch)
 
 

@@ -9,10 +9,10 @@
  * - a ring of 1-s slots, as long as the longest window, with the counts
  *   records / accepted / rejected / invalid / lost: rates over any window are
  *   exact to the second;
- * - per window W a ring of 11 slots of W/10 s (at least 1 s) with the
- *   histograms (reasons, 20 score bins, pulse height of accepted and of
- *   rejected records in CC_MON_PH_BINS log bins, latency in log2/4 buckets):
- *   a window's histograms cover between W and 1.1 W.
+ * - per window W a ring of ceil(W/q) + 1 slots of q = W/10 s (at least 1 s)
+ *   with the histograms (reasons, 20 score bins, pulse height of accepted
+ *   and of rejected records in CC_MON_PH_BINS log bins, latency in log2/4
+ *   buckets): a window's histograms cover between W and W + q seconds.
  * Each slot stores its absolute second, so stale slots are skipped when read
  * and reset when written: nothing has to run between records.
  *
@@ -63,7 +63,7 @@ typedef struct cc_mon_stats {
     uint64_t records, accepted, rejected, invalid, lost;
     double rate_hz, accepted_hz, rejected_hz, invalid_hz, lost_hz;
     double artefact_frac; /* NaN when no record was classified */
-    /* From the histogram ring (covers W .. 1.1 W): */
+    /* From the histogram ring (covers W .. W + W/10): */
     uint64_t reasons[CC_R_COUNT];
     uint64_t score_hist[CC_MON_SCORE_BINS];
     uint64_t ph_accepted[CC_MON_PH_BINS], ph_rejected[CC_MON_PH_BINS];

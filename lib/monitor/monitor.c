@@ -16,7 +16,6 @@ enum {
     H_LAT = H_PHR + CC_MON_PH_BINS,
     H_N = H_LAT + CC_MON_LAT_BINS
 };
-#define HIST_SLOTS 11 /* W/10-s slots: 10 full ones plus the current one */
 
 /* A ring of `len` slots of `slot_s` seconds, `stride` counters each; t[i] is
  * the absolute slot number stored in slot i (-1 when empty). */
@@ -193,8 +192,9 @@ static ent *ent_new(const cc_monitor *m, uint32_t id, int with_alert, int64_t se
     uint32_t bin = m->c.alert.bin_s, wmax = m->c.window_s[m->c.n_windows - 1];
     int bad = ring_init(&x->fine, 1, wmax > 2 * bin ? wmax : 2 * bin, F_N);
     for (uint32_t w = 0; w < m->c.n_windows; w++) {
-        uint32_t q = m->c.window_s[w] / 10;
-        bad |= ring_init(&x->hist[w], q ? q : 1, HIST_SLOTS, H_N);
+        /* Slots of q = W/10 s (>= 1): ceil(W/q) full ones plus the current one. */
+        uint32_t W = m->c.window_s[w], q = W / 10 ? W / 10 : 1;
+        bad |= ring_init(&x->hist[w], q, (W + q - 1) / q + 1, H_N);
     }
     if (with_alert && m->design) {
         x->alert = cc_alert_new(m->design, id, now_ns);
@@ -525,7 +525,7 @@ void cc_monitor_stats(const cc_monitor *m, cc_mon_kind kind, size_t i, uint32_t 
     const ring *r = &x->hist[w];
     uint64_t h[H_N] = {0};
     int64_t s_now = sec / r->slot_s;
-    ring_sum(r, s_now - (HIST_SLOTS - 1), s_now, h);
+    ring_sum(r, s_now - ((int64_t)r->len - 1), s_now, h);
     memcpy(out->reasons, h + H_REASON, sizeof out->reasons);
     memcpy(out->score_hist, h + H_SCORE, sizeof out->score_hist);
     memcpy(out->ph_accepted, h + H_PHA, sizeof out->ph_accepted);

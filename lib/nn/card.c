@@ -33,7 +33,12 @@ static int declare(cc_nn_model *m, nn_layer *l, const char *suffix, size_t ndim,
         return cc_err_set(e, "layer '%s': tensor name too long", l->name);
     t->p.ndim = ndim;
     t->p.numel = 1;
-    for (size_t i = 0; i < ndim; i++) t->p.shape[i] = shape[i], t->p.numel *= shape[i];
+    int ovf = 0;
+    for (size_t i = 0; i < ndim; i++)
+        t->p.shape[i] = shape[i], ovf |= __builtin_mul_overflow(t->p.numel, shape[i], &t->p.numel);
+    if (ovf || t->p.numel > (1u << 28))
+        return cc_err_set(e, "tensor '%s': %zu values, more than the 2^28 supported", t->p.name,
+                          t->p.numel);
     t->lo = lo, t->hi = hi, t->derived = derived;
     if (!l->np) l->p0 = m->n_tensors;
     l->np++;
@@ -178,6 +183,8 @@ static int parse_lstm(cc_nn_model *m, nn_layer *l, const cc_ynode *n, cc_err *e)
         get_sz(n, "layers", 0, 1, &s->layers, e) || cc_y_bool(n, "bidirectional", 0, &bidir, e))
         return -1;
     if (expect_dim(cc_y_get(n, "input"), "input", s->nin, l->in_c, e)) return -1;
+    if (s->layers > 16)
+        return cc_y_err(e, cc_y_get(n, "layers"), "lstm: at most 16 layers, found %zu", s->layers);
     s->T = l->in_r, s->dirs = bidir ? 2 : 1;
     l->out_r = s->T, l->out_c = s->dirs * s->H;
     double b = 1.0 / sqrt((double)s->H);
@@ -422,6 +429,9 @@ int nn_card_layers(cc_nn_model *m, const cc_ynode *seq, cc_err *e)
         m->n_layers = i + 1;
         if (parse_layer(m, l, seq->kids[i], e)) return -1; /* positioned at the layer */
         r = l->out_r, c = l->out_c;
+        if (r * c > (1u << 24))
+            return cc_y_err(e, seq->kids[i], "%s: output [%zu, %zu] exceeds 2^24 values per record",
+                            l->type, r, c);
         if (r * c > m->max_act) m->max_act = r * c;
     }
     m->n_out = r * c;

@@ -5,8 +5,11 @@
  * layers, a few dozen positions) the im2col columns of a chunk of records are
  * placed side by side so one sgemm covers the chunk, then scattered back to
  * [B][cout][lout]; for long outputs one sgemm per record writes straight into
- * place. A first layer with one input channel and a short kernel is run as a
- * direct vectorised loop, which beats any GEMM of inner dimension k.
+ * place. Layers with few taps (cin x k <= 16, e.g. a first layer with one
+ * input channel) run as a direct vectorised loop, which beats a GEMM of such
+ * a small inner dimension. conv -> [relu] -> maxpool can run fused (model.c
+ * decides): the pooled rows are taken straight from the GEMM's output, with
+ * the bias added after the max, so the full-size output is never re-laid out.
  */
 #include "nn_layers.h"
 #include "nn_math.h"
@@ -30,9 +33,16 @@ static int conv_batched(const nn_conv1d *c)
     return c->lout < 128;
 }
 
+#define NN_TILE        16
+#define NN_DIRECT_TAPS 16
+static int conv_direct(const nn_conv1d *c)
+{
+    return c->dil == 1 && c->cin * c->k <= NN_DIRECT_TAPS;
+}
+
 size_t nn_conv1d_scratch(const nn_conv1d *c, size_t B)
 {
-    if (c->cin == 1 && c->k <= 16 && c->dil == 1) return c->lin + c->stride;
+    if (conv_direct(c)) return c->cin * (c->lin + c->stride) + c->cout * c->lout;
     if (!conv_batched(c)) return c->cin * c->k * c->lout;
     size_t nb = conv_chunk(c, B);
     return nb * (c->cin * c->k * c->lout + c->cout * c->lout);
@@ -69,30 +79,37 @@ NN_HOT static void im2col(const nn_conv1d *c, const float *in, float *col, size_
     }
 }
 
-/* Direct convolution for cin == 1, vectorised over output positions:
- * y[co][o] = b[co] + sum_k w[co][k] x[o*s + k - pad]. For stride s > 1 the
- * record is first split into s phases (ph[r][j] = x[j*s + r]) so every tap
+/* Direct convolution for few taps (cin x k <= NN_DIRECT_TAPS, dilation 1),
+ * vectorised over output positions: y[co][o] = b[co] + sum_{ci,k}
+ * w[co][ci][k] x[ci][o*s + k - pad]. For stride s > 1 each input row is
+ * first split into s phases (ph[ci][r][j] = x[ci][j*s + r]) so every tap
  * reads a contiguous run; the interior (all taps valid) is computed 16
- * outputs at a time with the sum in registers, the edges tap by tap. */
-#define NN_TILE 16
-typedef float nn_v16 __attribute__((vector_size(64), aligned(4))); /* unaligned access */
-NN_HOT static void conv_direct_c1(const nn_conv1d *c, const float *in, const float *w,
-                                  const float *bias, float *out, float *ph)
+ * outputs at a time with the sum in registers, the edges tap by tap. For such
+ * layers this beats im2col + a GEMM with an inner dimension of <= 16 (at 32
+ * taps - the paper CNN's second layer - the GEMM measured faster). */
+
+NN_HOT static void conv_direct_rec(const nn_conv1d *c, const float *in, const float *w,
+                                   const float *bias, float *out, float *ph)
 {
-    const size_t s = c->stride, lp = (c->lin + s - 1) / s, K = c->k;
-    const float *src[16];
-    size_t lo[16], hi[16], ilo = 0, ihi = c->lout;
+    const size_t s = c->stride, lp = (c->lin + s - 1) / s, K = c->k, NT = c->cin * K;
+    const float *src[NN_DIRECT_TAPS];
+    size_t lo[NN_DIRECT_TAPS], hi[NN_DIRECT_TAPS], ilo = 0, ihi = c->lout;
     if (s > 1)
-        for (size_t r = 0; r < s; r++)
-            for (size_t j = 0; j < lp; j++) ph[r * lp + j] = j * s + r < c->lin ? in[j * s + r] : 0;
+        for (size_t ci = 0; ci < c->cin; ci++)
+            for (size_t r = 0; r < s; r++)
+                for (size_t j = 0; j < lp; j++)
+                    ph[(ci * s + r) * lp + j] =
+                        j * s + r < c->lin ? in[ci * c->lin + j * s + r] : 0.0f;
     for (size_t kk = 0; kk < K; kk++) {
         const long off = (long)kk - (long)c->pad;
         tap_range(c, off, &lo[kk], &hi[kk]);
-        if (s == 1)
-            src[kk] = in + off;
-        else {
-            long r = ((off % (long)s) + (long)s) % (long)s, q = (off - r) / (long)s;
-            src[kk] = ph + (size_t)r * lp + q;
+        for (size_t ci = 0; ci < c->cin; ci++) {
+            if (s == 1)
+                src[ci * K + kk] = in + ci * c->lin + off;
+            else {
+                long r = ((off % (long)s) + (long)s) % (long)s, q = (off - r) / (long)s;
+                src[ci * K + kk] = ph + (ci * s + (size_t)r) * lp + q;
+            }
         }
         ilo = lo[kk] > ilo ? lo[kk] : ilo;
         ihi = hi[kk] < ihi ? hi[kk] : ihi;
@@ -103,20 +120,21 @@ NN_HOT static void conv_direct_c1(const nn_conv1d *c, const float *in, const flo
     const size_t tend = ihi - ilo >= NN_TILE ? ihi : ilo;
     for (size_t co = 0; co < c->cout; co++) {
         float *y = out + co * c->lout;
-        const float b0 = bias ? bias[co] : 0.0f, *wk = w + co * K;
+        const float b0 = bias ? bias[co] : 0.0f, *wk = w + co * NT;
         for (size_t o0 = ilo; o0 < tend; o0 += NN_TILE) {
             const size_t o = o0 + NN_TILE <= ihi ? o0 : ihi - NN_TILE;
             nn_v16 acc = (nn_v16){0} + b0;
-            for (size_t kk = 0; kk < K; kk++) acc += wk[kk] * *(const nn_v16 *)(src[kk] + o);
+            for (size_t t = 0; t < NT; t++) acc += wk[t] * *(const nn_v16 *)(src[t] + o);
             *(nn_v16 *)(y + o) = acc;
         }
         /* edges: [0, ilo) and [tend, lout), tap by tap */
         for (size_t o = 0; o < ilo; o++) y[o] = b0;
         for (size_t o = tend; o < c->lout; o++) y[o] = b0;
-        for (size_t kk = 0; kk < K; kk++) {
-            const float wv = wk[kk], *x = src[kk];
-            for (size_t o = lo[kk]; o < (hi[kk] < ilo ? hi[kk] : ilo); o++) y[o] += wv * x[o];
-            for (size_t o = (lo[kk] > tend ? lo[kk] : tend); o < hi[kk]; o++) y[o] += wv * x[o];
+        for (size_t t = 0; t < NT; t++) {
+            const float wv = wk[t], *x = src[t];
+            const size_t l0 = lo[t % K], h0 = hi[t % K];
+            for (size_t o = l0; o < (h0 < ilo ? h0 : ilo); o++) y[o] += wv * x[o];
+            for (size_t o = (l0 > tend ? l0 : tend); o < h0; o++) y[o] += wv * x[o];
         }
     }
 }
@@ -132,9 +150,17 @@ void nn_conv1d_forward(const nn_conv1d *c, size_t B, const float *in, const floa
                        int relu)
 {
     const size_t kin = c->cin * c->k, isz = c->cin * c->lin, osz = c->cout * c->lout;
-    if (c->cin == 1 && c->k <= 16 && c->dil == 1) {
-        for (size_t b = 0; b < B; b++)
-            conv_direct_c1(c, in + b * isz, w, bias, out + b * osz, scratch);
+    if (conv_direct(c)) {
+        float *cy = scratch + c->cin * (c->lin + c->stride);
+        for (size_t b = 0; b < B; b++) {
+            if (!pool) {
+                conv_direct_rec(c, in + b * isz, w, bias, out + b * osz, scratch);
+                continue;
+            }
+            conv_direct_rec(c, in + b * isz, w, bias, cy, scratch);
+            nn_pool1d_forward(pool, c->cout, cy, c->lout, out + b * c->cout * pool->lout,
+                              pool->lout, 0.0f, relu);
+        }
         return;
     }
     if (!conv_batched(c)) {
@@ -156,14 +182,16 @@ void nn_conv1d_forward(const nn_conv1d *c, size_t B, const float *in, const floa
     for (size_t b0 = 0; b0 < B; b0 += nb) {
         size_t m = B - b0 < nb ? B - b0 : nb, ld = m * c->lout;
         for (size_t j = 0; j < m; j++) im2col(c, in + (b0 + j) * isz, col + j * c->lout, ld);
-        fill_bias_rows(tmp, c->cout, ld, ld, bias);
+        /* with max pooling the bias is added after the max (exact: rounding of
+         * x + b is monotonic in x), on 1/k of the values */
+        if (!pool) fill_bias_rows(tmp, c->cout, ld, ld, bias);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->cout, (int)ld, (int)kin,
-                    1.0f, w, (int)kin, col, (int)ld, 1.0f, tmp, (int)ld);
+                    1.0f, w, (int)kin, col, (int)ld, pool ? 0.0f : 1.0f, tmp, (int)ld);
         if (pool) { /* rows (co, j) of tmp are [lout] runs: pool them straight into place */
             const size_t po = c->cout * pool->lout;
             for (size_t co = 0; co < c->cout; co++)
                 nn_pool1d_forward(pool, m, tmp + co * ld, c->lout, out + b0 * po + co * pool->lout,
-                                  po, relu);
+                                  po, bias ? bias[co] : 0.0f, relu);
             continue;
         }
         for (size_t j = 0; j < m; j++)
@@ -175,23 +203,24 @@ void nn_conv1d_forward(const nn_conv1d *c, size_t B, const float *in, const floa
 
 int nn_conv1d_fusable(const nn_conv1d *c)
 {
-    return !(c->cin == 1 && c->k <= 16 && c->dil == 1) && conv_batched(c);
+    return conv_direct(c) || conv_batched(c);
 }
 
 /* Max pooling with kernel == stride == K and no padding, K a constant so the
  * strided loads vectorise as shuffles. */
 #define MAXPOOL_K(K)                                                                               \
     NN_HOT static void maxpool_##K(size_t rows, size_t lout, const float *in, size_t ild,          \
-                                   float *out, size_t old, int relu)                               \
+                                   float *out, size_t old, float add, int relu)                    \
     {                                                                                              \
         const float lo = relu ? 0.0f : -INFINITY;                                                  \
         for (size_t r = 0; r < rows; r++) {                                                        \
             const float *x = in + r * ild;                                                         \
             float *y = out + r * old;                                                              \
             for (size_t o = 0; o < lout; o++) {                                                    \
-                float m = x[o * K] > lo ? x[o * K] : lo;                                           \
+                float m = x[o * K];                                                                \
                 for (size_t k = 1; k < K; k++) m = x[o * K + k] > m ? x[o * K + k] : m;            \
-                y[o] = m;                                                                          \
+                m += add;                                                                          \
+                y[o] = m > lo ? m : lo;                                                            \
             }                                                                                      \
         }                                                                                          \
     }
@@ -199,10 +228,10 @@ MAXPOOL_K(2)
 MAXPOOL_K(4)
 
 NN_HOT void nn_pool1d_forward(const nn_pool1d *p, size_t rows, const float *in, size_t in_ld,
-                              float *out, size_t out_ld, int relu)
+                              float *out, size_t out_ld, float add, int relu)
 {
     if (p->is_max && p->pad == 0 && p->stride == p->k && (p->k == 2 || p->k == 4)) {
-        (p->k == 2 ? maxpool_2 : maxpool_4)(rows, p->lout, in, in_ld, out, out_ld, relu);
+        (p->k == 2 ? maxpool_2 : maxpool_4)(rows, p->lout, in, in_ld, out, out_ld, add, relu);
         return;
     }
     const float scale = 1.0f / (float)p->k;
@@ -219,7 +248,7 @@ NN_HOT void nn_pool1d_forward(const nn_pool1d *p, size_t rows, const float *in, 
                 else
                     m += x[i];
             }
-            m = p->is_max ? m : m * scale;
+            m = (p->is_max ? m : m * scale) + add;
             y[o] = relu && !(m > 0.0f) ? 0.0f : m;
         }
     }
@@ -277,20 +306,32 @@ void nn_act_forward(nn_act a, size_t n, float *x)
     }
 }
 
+/* Float reductions do not vectorise without -ffast-math, so the max and the
+ * sum run on 16-lane partials (vector extensions), the exp loop plainly. */
 NN_HOT void nn_softmax_forward(size_t rows, size_t n, float *x, int log)
 {
     for (size_t r = 0; r < rows; r++) {
         float *v = x + r * n, m = v[0], s = 0.0f;
-        for (size_t j = 1; j < n; j++) m = v[j] > m ? v[j] : m;
-        if (log) {
-            for (size_t j = 0; j < n; j++) s += expf(v[j] - m);
-            float ls = m + logf(s);
-            for (size_t j = 0; j < n; j++) v[j] -= ls;
-        } else {
-            for (size_t j = 0; j < n; j++) s += (v[j] = nn_expf(v[j] - m));
-            float inv = 1.0f / s;
-            for (size_t j = 0; j < n; j++) v[j] *= inv;
+        size_t j = 0;
+        if (n >= 16) {
+            nn_v16 vm = *(const nn_v16 *)v;
+            for (j = 16; j + 16 <= n; j += 16) NN_V16_MAX_INTO(vm, *(const nn_v16 *)(v + j));
+            for (int t = 0; t < 16; t++) m = vm[t] > m ? vm[t] : m;
         }
+        for (; j < n; j++) m = v[j] > m ? v[j] : m;
+        if (log) {
+            for (j = 0; j < n; j++) s += expf(v[j] - m);
+            float ls = m + logf(s);
+            for (j = 0; j < n; j++) v[j] -= ls;
+            continue;
+        }
+        for (j = 0; j < n; j++) v[j] = nn_expf(v[j] - m);
+        nn_v16 acc = {0};
+        for (j = 0; j + 16 <= n; j += 16) acc += *(const nn_v16 *)(v + j);
+        for (int t = 0; t < 16; t++) s += acc[t];
+        for (; j < n; j++) s += v[j];
+        const float inv = 1.0f / s;
+        for (j = 0; j < n; j++) v[j] *= inv;
     }
 }
 

@@ -214,7 +214,7 @@ static void run_layer(const cc_nn_model *m, const nn_layer *l, size_t B, const f
         break;
     case NN_L_MAXPOOL1D:
     case NN_L_AVGPOOL1D:
-        nn_pool1d_forward(&l->u.pool, B * l->in_r, in, l->in_c, out, l->out_c, 0);
+        nn_pool1d_forward(&l->u.pool, B * l->in_r, in, l->in_c, out, l->out_c, 0.0f, 0);
         break;
     case NN_L_LINEAR:
         nn_linear_forward(B * l->in_r, l->u.lin.nin, l->u.lin.nout, in, nn_tensor_ptr(m, l, 0),
@@ -232,8 +232,8 @@ static void run_layer(const cc_nn_model *m, const nn_layer *l, size_t B, const f
         break;
     case NN_L_LSTM: {
         const nn_lstm *s = &l->u.lstm;
-        nn_lstm_dir p[64];
-        for (size_t k = 0; k < s->layers * s->dirs && k < 64; k++)
+        nn_lstm_dir p[32]; /* card.c allows at most 16 layers x 2 directions */
+        for (size_t k = 0; k < s->layers * s->dirs; k++)
             p[k] = (nn_lstm_dir){nn_tensor_ptr(m, l, 5 * k), nn_tensor_ptr(m, l, 5 * k + 1),
                                  nn_tensor_ptr(m, l, 5 * k + 4)};
         nn_lstm_forward(s, B, in, p, out, scratch);
@@ -299,7 +299,7 @@ static const float *forward(const cc_nn_model *m, cc_nn_ws *w, const float *x, s
         }
         if (l->kind == NN_L_ACT && l->u.act == NN_ACT_RELU && l1 && l1->kind == NN_L_MAXPOOL1D) {
             float *dst = bufs[next];
-            nn_pool1d_forward(&l1->u.pool, n * l1->in_r, cur, l1->in_c, dst, l1->out_c, 1);
+            nn_pool1d_forward(&l1->u.pool, n * l1->in_r, cur, l1->in_c, dst, l1->out_c, 0.0f, 1);
             i++;
             cur = dst, next ^= 1;
             continue;

@@ -50,10 +50,10 @@ struct nn_pool1d {
     size_t lin, lout, k, stride, pad;
     int is_max;
 };
-/* Rows of in start in_ld floats apart, rows of out out_ld apart; relu applies
- * max(., 0) to the result (ReLU and max pooling commute). */
+/* Rows of in start in_ld floats apart, rows of out out_ld apart; add is added
+ * to every result, then relu applies max(., 0) (ReLU and max pooling commute). */
 void nn_pool1d_forward(const nn_pool1d *p, size_t rows, const float *in, size_t in_ld, float *out,
-                       size_t out_ld, int relu);
+                       size_t out_ld, float add, int relu);
 
 /* Linear: in [rows][nin] -> out [rows][nout] = in W^T + bias (bias may be NULL). */
 void nn_linear_forward(size_t rows, size_t nin, size_t nout, const float *in, const float *w,

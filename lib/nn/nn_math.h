@@ -30,6 +30,18 @@ static inline float nn_expf(float x)
     return p * s;
 }
 
+/* GCC vector extensions: 16 floats (unaligned access), lane-wise ops. */
+typedef float nn_v16 __attribute__((vector_size(64), aligned(4)));
+typedef int32_t nn_v16i __attribute__((vector_size(64), aligned(4)));
+/* Lane-wise max into vm of vector a (a macro: 64-byte vectors passed by value
+ * would trip -Wpsabi in the baseline clone). */
+#define NN_V16_MAX_INTO(vm, a)                                                                     \
+    do {                                                                                           \
+        nn_v16 a_ = (a);                                                                           \
+        nn_v16i m_ = a_ > (vm);                                                                    \
+        (vm) = (nn_v16)(((nn_v16i)a_ & m_) | ((nn_v16i)(vm) & ~m_));                               \
+    } while (0)
+
 static inline float nn_sigmoidf(float x)
 {
     return 1.0f / (1.0f + nn_expf(-x));

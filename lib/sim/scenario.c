@@ -20,7 +20,7 @@ typedef struct stream {
     int class_id;
     double base; /* Hz */
     double next; /* time of the next record */
-    cc_rng rng;
+    sim_rng rng;
 } stream;
 
 typedef struct scn_chan {
@@ -109,7 +109,7 @@ static double next_boundary(const cc_scenario *s, uint32_t chid, int cls, double
 static void advance(cc_scenario *s, stream *st, double t)
 {
     uint32_t chid = s->ch[st->ch].id;
-    double need = -log(1.0 - cc_rng_unif(&st->rng));
+    double need = -log(1.0 - sim_rng_unif(&st->rng));
     for (int guard = 0; guard < 100000; guard++) {
         double r = rate_at(s, chid, st->class_id, st->base, t);
         double b = next_boundary(s, chid, st->class_id, t);
@@ -191,7 +191,7 @@ static int parse_channel(cc_scenario *s, const cc_ynode *n, size_t idx, uint64_t
         st = &s->st[s->nst++];
         memset(st, 0, sizeof *st);
         st->ch = (uint32_t)idx, st->class_id = cls, st->base = hz;
-        cc_rng_seed(&st->rng, seed * 0xd1342543de82ef95ull + (uint64_t)id * 131 + (uint64_t)cls);
+        sim_rng_seed(&st->rng, seed * 0xd1342543de82ef95ull + (uint64_t)id * 131 + (uint64_t)cls);
     }
     const cc_ynode *ch = cc_y_get(n, "changes");
     if (!ch) return 0;
@@ -230,8 +230,8 @@ static int parse_channel(cc_scenario *s, const cc_ynode *n, size_t idx, uint64_t
             st = &s->st[s->nst++];
             memset(st, 0, sizeof *st);
             st->ch = (uint32_t)idx, st->class_id = cls, st->base = 0;
-            cc_rng_seed(&st->rng,
-                        seed * 0xd1342543de82ef95ull + (uint64_t)id * 131 + (uint64_t)cls);
+            sim_rng_seed(&st->rng,
+                         seed * 0xd1342543de82ef95ull + (uint64_t)id * 131 + (uint64_t)cls);
         }
     }
     return 0;

@@ -26,14 +26,14 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-void cc_rng_seed(cc_rng *r, uint64_t seed)
+void sim_rng_seed(sim_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
     r->has_spare = 0;
 }
 
-double cc_rng_normal(cc_rng *r)
+double sim_rng_normal(sim_rng *r)
 {
     if (r->has_spare) {
         r->has_spare = 0;
@@ -41,8 +41,8 @@ double cc_rng_normal(cc_rng *r)
     }
     double u, v, q;
     do {
-        u = 2.0 * cc_rng_unif(r) - 1.0;
-        v = 2.0 * cc_rng_unif(r) - 1.0;
+        u = 2.0 * sim_rng_unif(r) - 1.0;
+        v = 2.0 * sim_rng_unif(r) - 1.0;
         q = u * u + v * v;
     } while (q >= 1.0 || q == 0.0);
     double f = sqrt(-2.0 * log(q) / q);
@@ -53,7 +53,7 @@ double cc_rng_normal(cc_rng *r)
 
 double cc_sim_uniform(cc_sim *s)
 {
-    return cc_rng_unif(&s->rng);
+    return sim_rng_unif(&s->rng);
 }
 
 /* ---- lifetime ---- */
@@ -83,6 +83,8 @@ void cc_sim_free(cc_sim **sp)
     if (s->plan) fftwf_destroy_plan(s->plan);
     fftwf_free(s->spec);
     fftwf_free(s->noise);
+    fftwf_free(s->twc);
+    fftwf_free(s->tws);
     for (int c = 0; c < CC_SIM_MAX_CH; c++) free(s->ch[c].amp);
     free(s->cur);
     free(s);
@@ -104,7 +106,7 @@ cc_sim *cc_sim_new(const cc_sim_config *cfg, uint64_t seed, cc_err *e)
         cc_err_set(e, "sim: out of memory");
         return NULL;
     }
-    cc_rng_seed(&s->rng, seed);
+    sim_rng_seed(&s->rng, seed);
     double acc = 0;
     for (int i = 0; i < CC_SIM_NCLASS_ID; i++) s->cum_weight[i] = (acc += cfg->class_weight[i]);
     for (uint32_t c = 0; c < cfg->n_channels; c++) {
@@ -136,28 +138,28 @@ const cc_sim_config *cc_sim_get_config(const cc_sim *s)
 
 static double draw_ph(cc_sim *s, const cc_sim_channel *ch)
 {
-    cc_rng *r = &s->rng;
-    if (ch->line_frac > 0 && cc_rng_unif(r) < ch->line_frac) {
-        double v = ch->line_v + ch->line_sigma_v * cc_rng_normal(r);
+    sim_rng *r = &s->rng;
+    if (ch->line_frac > 0 && sim_rng_unif(r) < ch->line_frac) {
+        double v = ch->line_v + ch->line_sigma_v * sim_rng_normal(r);
         return v > ch->ph_min_v ? v : ch->ph_min_v;
     }
     switch (ch->ph_dist) {
     case CC_SIM_PH_UNIFORM:
-        return cc_rng_range(r, ch->ph_min_v, ch->ph_max_v);
+        return sim_rng_range(r, ch->ph_min_v, ch->ph_max_v);
     case CC_SIM_PH_EXPONENTIAL:
         for (int k = 0; k < 64; k++) {
-            double v = ch->ph_min_v - ch->ph_mean_v * log(1.0 - cc_rng_unif(r));
+            double v = ch->ph_min_v - ch->ph_mean_v * log(1.0 - sim_rng_unif(r));
             if (v <= ch->ph_max_v) return v;
         }
         return ch->ph_max_v;
     default:
-        return ch->ph_min_v * exp(cc_rng_unif(r) * log(ch->ph_max_v / ch->ph_min_v));
+        return ch->ph_min_v * exp(sim_rng_unif(r) * log(ch->ph_max_v / ch->ph_min_v));
     }
 }
 
 static int draw_class(cc_sim *s)
 {
-    double u = cc_rng_unif(&s->rng) * s->cum_weight[CC_SIM_NCLASS_ID - 1];
+    double u = sim_rng_unif(&s->rng) * s->cum_weight[CC_SIM_NCLASS_ID - 1];
     for (int i = 0; i < CC_SIM_NCLASS_ID; i++)
         if (u < s->cum_weight[i] && s->cfg.class_weight[i] > 0) return i;
     for (int i = CC_SIM_NCLASS_ID - 1; i >= 0; i--)
@@ -202,40 +204,40 @@ static double window_ms(const cc_sim *s)
 
 static void draw_event(cc_sim *s, int cls, int local_ch, sim_event *ev)
 {
-    cc_rng *r = &s->rng;
+    sim_rng *r = &s->rng;
     double T = window_ms(s), trig = T / 4.0;
     memset(ev, 0, sizeof *ev);
     ev->class_id = cls;
     ev->local_ch = local_ch;
-    if (is_local(cls) && local_ch < 0) ev->local_ch = (int)(cc_rng_u64(r) % s->cfg.n_channels);
-    ev->onset_ms = cc_rng_range(r, -s->cfg.onset_ms, s->cfg.onset_ms);
+    if (is_local(cls) && local_ch < 0) ev->local_ch = (int)(sim_rng_u64(r) % s->cfg.n_channels);
+    ev->onset_ms = sim_rng_range(r, -s->cfg.onset_ms, s->cfg.onset_ms);
     const cc_sim_channel *pch = &s->cfg.ch[ev->local_ch > 0 ? ev->local_ch : 0];
     ev->ph0_v = draw_ph(s, pch);
     ev->n_pulses = 1;
     ev->pile_onset_ms[0] = ev->onset_ms;
     ev->pile_ph0_v[0] = ev->ph0_v;
     if (cls == CC_SIM_PILEUP) {
-        double u = cc_rng_unif(r);
+        double u = sim_rng_unif(r);
         ev->n_pulses = u < 0.4 ? 2 : u < 0.7 ? 3 : u < 0.9 ? 4 : 5;
         for (int k = 1; k < ev->n_pulses; k++) {
             /* later pulses: at least 3 ms after the first, up to 3/4 of the window */
-            ev->pile_onset_ms[k] = cc_rng_range(r, ev->onset_ms + 3.0, 0.75 * T - trig);
+            ev->pile_onset_ms[k] = sim_rng_range(r, ev->onset_ms + 3.0, 0.75 * T - trig);
             ev->pile_ph0_v[k] = draw_ph(s, pch);
         }
     } else if (cls == CC_SIM_EARLYLATE) {
-        if (cc_rng_unif(r) < 0.5)
+        if (sim_rng_unif(r) < 0.5)
             ev->onset_ms =
-                cc_rng_range(r, fmax(-160.0, -0.9 * trig), -40.0 * fmin(1.0, trig / 82.0));
+                sim_rng_range(r, fmax(-160.0, -0.9 * trig), -40.0 * fmin(1.0, trig / 82.0));
         else
-            ev->onset_ms = cc_rng_range(r, 40.0, fmin(400.0, 0.5 * T));
+            ev->onset_ms = sim_rng_range(r, 40.0, fmin(400.0, 0.5 * T));
         ev->pile_onset_ms[0] = ev->onset_ms;
     } else if (cls == CC_SIM_TESTPULSE) {
         ev->onset_ms = ev->pile_onset_ms[0] = 0.0;
     }
     if (cls == CC_SIM_DECAY || cls == CC_SIM_DECAY_PULSE || cls == CC_SIM_DECAY_TAIL) {
-        ev->decay_onset_ms = cc_rng_range(r, -T, -1.5 * T / 4.0);
-        ev->decay_tau_ms = cc_rng_range(r, 30.0, 200.0);
-        ev->decay_ph_rel = cc_rng_range(r, 10.0, 60.0); /* x rms at the window start */
+        ev->decay_onset_ms = sim_rng_range(r, -T, -1.5 * T / 4.0);
+        ev->decay_tau_ms = sim_rng_range(r, 30.0, 200.0);
+        ev->decay_ph_rel = sim_rng_range(r, 10.0, 60.0); /* x rms at the window start */
     }
 }
 
@@ -244,7 +246,7 @@ static double ratio_for(cc_sim *s, uint32_t c, const sim_event *ev)
     if (c == 0 || (ev->local_ch == (int)c)) return 1.0;
     const cc_sim_channel *ch = &s->cfg.ch[c];
     double r = ch->ph_ratio;
-    if (ch->ph_ratio_spread > 0) r *= exp(ch->ph_ratio_spread * cc_rng_normal(&s->rng));
+    if (ch->ph_ratio_spread > 0) r *= exp(ch->ph_ratio_spread * sim_rng_normal(&s->rng));
     return r;
 }
 
@@ -254,7 +256,7 @@ static void render(cc_sim *s, const sim_event *ev, uint32_t c, int cls, cc_sim_r
     const cc_sim_config *cfg = &s->cfg;
     const cc_sim_channel *ch = &cfg->ch[c];
     sim_chan *sc = &s->ch[c];
-    cc_rng *r = &s->rng;
+    sim_rng *r = &s->rng;
     uint32_t n = cfg->n_samples, trig = n / 4;
     double fs = cfg->fs_hz, T = window_ms(s), t_start = -T / 4.0, t_end = 0.75 * T;
     float *x = rec->samples;
@@ -278,13 +280,15 @@ static void render(cc_sim *s, const sim_event *ev, uint32_t c, int cls, cc_sim_r
     for (int k = 0; k < CC_SIM_MAX_PULSES; k++)
         rec->pulse_ph_v[k] = 0, rec->pulse_onset_ms[k] = NAN;
 
-    /* noise, drift */
+    /* noise, drift (drawn here, added with the last pass over the trace:
+     * addition commutes with everything before saturation) */
     sim_noise_draw(s, c, x);
+    double drift[4] = {0.0, 0.0, 0.0, 0.0};
     if (ch->drift_v > 0) {
-        double p[4] = {0.0, ch->drift_v * cc_rng_normal(r), ch->drift_v * cc_rng_normal(r),
-                       ch->drift_v * cc_rng_normal(r)};
-        p[0] = -p[2] / 3.0; /* zero mean over the window for the quadratic term */
-        sim_add_poly(x, n, p);
+        drift[1] = ch->drift_v * sim_rng_normal(r);
+        drift[2] = ch->drift_v * sim_rng_normal(r);
+        drift[3] = ch->drift_v * sim_rng_normal(r);
+        drift[0] = -drift[2] / 3.0; /* zero mean over the window for the quadratic term */
     }
     /* decaying baseline */
     if (cls == CC_SIM_DECAY || cls == CC_SIM_DECAY_PULSE || cls == CC_SIM_DECAY_TAIL) {
@@ -297,33 +301,33 @@ static void render(cc_sim *s, const sim_event *ev, uint32_t c, int cls, cc_sim_r
     double margin = 0.05 * T;
     switch (cls) {
     case CC_SIM_RISE: {
-        double t0 = cc_rng_range(r, t_start, 0.5 * T - trig);
-        double slope = cc_rng_range(r, 0.15, 1.5);
+        double t0 = sim_rng_range(r, t_start, 0.5 * T - trig);
+        double slope = sim_rng_range(r, 0.15, 1.5);
         sim_add_ramp(x, n, fs, trig, slope, t0);
         rec->artefact_v = slope, rec->artefact_ms = t0;
         break;
     }
     case CC_SIM_SPIKE: {
         double lo = fmax(20.0 * ch->rms_v, 0.01), hi = fmax(2.0, 2.0 * lo);
-        double h = lo * exp(cc_rng_unif(r) * log(hi / lo));
-        if (cc_rng_unif(r) < 0.5) h = -h;
-        double w = cc_rng_range(r, 0.1, 1.0),
-               t0 = cc_rng_range(r, t_start + margin, t_end - margin);
+        double h = lo * exp(sim_rng_unif(r) * log(hi / lo));
+        if (sim_rng_unif(r) < 0.5) h = -h;
+        double w = sim_rng_range(r, 0.1, 1.0),
+               t0 = sim_rng_range(r, t_start + margin, t_end - margin);
         sim_add_box(x, n, fs, trig, h, t0, w);
         rec->artefact_v = h, rec->artefact_ms = t0;
         break;
     }
     case CC_SIM_SQUARE: {
-        double h = cc_rng_range(r, 2.0, 4.0) * ch->rms_v;
-        double per = cc_rng_range(r, 10.0, 300.0), ph = cc_rng_range(r, 0.0, 2.0 * per);
+        double h = sim_rng_range(r, 2.0, 4.0) * ch->rms_v;
+        double per = sim_rng_range(r, 10.0, 300.0), ph = sim_rng_range(r, 0.0, 2.0 * per);
         sim_add_square(x, n, fs, h, per, ph);
         rec->artefact_v = h, rec->artefact_ms = per;
         break;
     }
     case CC_SIM_JUMP: {
-        double h = cc_rng_range(r, 0.1, 5.0) * (cc_rng_unif(r) < 0.5 ? -1.0 : 1.0);
-        double w = cc_rng_range(r, 0.05, 1.0),
-               t0 = cc_rng_range(r, t_start + margin, t_end - margin);
+        double h = sim_rng_range(r, 0.1, 5.0) * (sim_rng_unif(r) < 0.5 ? -1.0 : 1.0);
+        double w = sim_rng_range(r, 0.05, 1.0),
+               t0 = sim_rng_range(r, t_start + margin, t_end - margin);
         sim_add_step(x, n, fs, trig, h, t0, w, h > 0);
         rec->artefact_v = h, rec->artefact_ms = t0;
         break;
@@ -379,22 +383,28 @@ static void render(cc_sim *s, const sim_event *ev, uint32_t c, int cls, cc_sim_r
     rec->snr = rec->ph_v / ch->rms_v;
     /* reset and tail: steps tied to the pulse */
     if (cls == CC_SIM_RESET) {
-        double h = cc_rng_range(r, -0.9, -0.3) * rec->ph_v, t0 = rec->onset_ms + ch->shape.tau_in;
+        double h = sim_rng_range(r, -0.9, -0.3) * rec->ph_v, t0 = rec->onset_ms + ch->shape.tau_in;
         sim_add_step(x, n, fs, trig, h, t0, 0.05, 0);
         rec->artefact_v = h, rec->artefact_ms = t0;
     } else if (cls == CC_SIM_TAIL || cls == CC_SIM_DECAY_TAIL) {
-        double h = cc_rng_range(r, 0.15, 0.4) * rec->ph_v;
+        double h = sim_rng_range(r, 0.15, 0.4) * rec->ph_v;
         sim_add_step(x, n, fs, trig, h, rec->onset_ms, 0.05, 1);
         rec->artefact_v = h, rec->artefact_ms = rec->onset_ms;
     }
+    int has_drift = ch->drift_v > 0;
     if (ch->sat_v > 0 && maxph > 0.01 * ch->sat_v) {
+        if (has_drift) sim_add_poly(x, n, drift);
+        has_drift = 0;
         sim_saturate(x, n, ch->sat_v, sc->sat_a, sc->sat_b, ch->sat_nu, ch->sat_q);
         double p = pow(1.0 + ch->sat_q, 1.0 / ch->sat_nu);
         double lm = sc->sat_a *
                     (p * pow(1.0 + ch->sat_q * exp(-sc->sat_b * maxph), -1.0 / ch->sat_nu) - 1.0);
         rec->saturated = lm < 0.95 * maxph;
     }
-    if (cfg->adc) sim_rasterise(x, n);
+    if (cfg->adc)
+        sim_rasterise(x, n, has_drift ? drift : NULL);
+    else if (has_drift)
+        sim_add_poly(x, n, drift);
 }
 
 static int check_rec(const cc_sim *s, const cc_sim_record *r, cc_err *e)
@@ -412,7 +422,7 @@ static void stream_step(cc_sim *s, uint32_t c, cc_sim_record *out)
     sim_event *ev = s->cur;
     if (c == 0) {
         draw_event(s, draw_class(s), -1, ev);
-        s->time_s += -log(1.0 - cc_rng_unif(&s->rng)) / s->cfg.rate_hz;
+        s->time_s += -log(1.0 - sim_rng_unif(&s->rng)) / s->cfg.rate_hz;
     }
     int cls = ev->class_id;
     if (is_local(cls) && ev->local_ch != (int)c) cls = bystander_class(cls);

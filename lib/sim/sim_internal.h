@@ -13,15 +13,15 @@
 
 #include "cc_sim.h"
 
-typedef struct cc_rng {
+typedef struct sim_rng {
     uint64_t s[4];
     double spare; /* cached second normal */
     int has_spare;
-} cc_rng;
+} sim_rng;
 
-void cc_rng_seed(cc_rng *r, uint64_t seed);
+void sim_rng_seed(sim_rng *r, uint64_t seed);
 
-static inline uint64_t cc_rng_u64(cc_rng *r)
+static inline uint64_t sim_rng_u64(sim_rng *r)
 {
     uint64_t *s = r->s;
     uint64_t x = s[1] * 5;
@@ -37,18 +37,18 @@ static inline uint64_t cc_rng_u64(cc_rng *r)
 }
 
 /* Uniform in [0, 1). */
-static inline double cc_rng_unif(cc_rng *r)
+static inline double sim_rng_unif(sim_rng *r)
 {
-    return (double)(cc_rng_u64(r) >> 11) * 0x1.0p-53;
+    return (double)(sim_rng_u64(r) >> 11) * 0x1.0p-53;
 }
 
 /* Uniform in [a, b). */
-static inline double cc_rng_range(cc_rng *r, double a, double b)
+static inline double sim_rng_range(sim_rng *r, double a, double b)
 {
-    return a + (b - a) * cc_rng_unif(r);
+    return a + (b - a) * sim_rng_unif(r);
 }
 
-double cc_rng_normal(cc_rng *r);
+double sim_rng_normal(sim_rng *r);
 
 /* Per-channel precomputed state. */
 typedef struct sim_chan {
@@ -62,11 +62,12 @@ typedef struct sim_chan {
 
 struct cc_sim {
     cc_sim_config cfg;
-    cc_rng rng;
+    sim_rng rng;
     sim_chan ch[CC_SIM_MAX_CH];
-    fftwf_complex *spec; /* n/2+1 */
-    float *noise;        /* n (fftw output) */
-    fftwf_plan plan;
+    fftwf_complex *spec; /* n/2 (+ padding): the half-length spectrum Z (sim_noise.c) */
+    float *noise;        /* n: FFT output when a record buffer is not aligned */
+    float *twc, *tws;    /* cos, sin of 2 pi k/n for k < n/4 (+ padding) */
+    fftwf_plan plan;     /* complex inverse FFT of length n/2 */
     double cum_weight[CC_SIM_NCLASS_ID]; /* cumulative class weights */
     uint64_t event;                      /* next module event number */
     double time_s;                       /* time of the last event */
@@ -105,7 +106,8 @@ void sim_add_poly(float *x, uint32_t n, const double c[4]);
 void sim_add_ramp(float *x, uint32_t n, double fs, uint32_t trig, double slope, double t_ms);
 void sim_add_square(float *x, uint32_t n, double fs, double h, double period_ms, double phase_ms);
 void sim_saturate(float *x, uint32_t n, double k, double a, double b, double nu, double q);
-void sim_rasterise(float *x, uint32_t n);
+/* adds the cubic c (as sim_add_poly, if non-NULL) and rounds to the ADC grid */
+void sim_rasterise(float *x, uint32_t n, const double *c);
 
 /* sim_config.c */
 int sim_class_valid(int id);

@@ -2,18 +2,19 @@
  *
  * For bin k (1 <= k < n/2) the Fourier coefficient is a circular complex
  * Gaussian with E|X_k|^2 = A_k^2, A_k = c * sqrt(NPS(f_k)); DC and Nyquist are
- * zero. With FFTW's unnormalised c2r transform the time-domain variance is
+ * zero. With the unnormalised inverse transform the time-domain variance is
  * 2 * sum_k A_k^2, so c is chosen to make that rms_v^2: the expected baseline
- * RMS is exactly the requested one, independent of n and fs.
+ * RMS is exactly the requested one, independent of n and fs. The real inverse
+ * FFT of length n is computed as a complex one of length n/2 (see
+ * noise_coeffs): FFTW_ESTIMATE plans it ~20 % faster than its own c2r.
  *
  * The coefficients are drawn by Box-Muller in polar form, |X| = A*sqrt(-ln u1),
  * arg X = 2*pi*u2, with u1 = H(k*m + a), u2 = H(u1 ^ b) from a counter-based
  * hash H (lowbias32, a bijection of 32-bit words); the odd multiplier m and
  * the keys a, b are drawn from the simulator's RNG for each record. The kernel
- * uses GCC/Clang vector extensions (8 lanes) and division-free polynomial log and
- * sin/cos on a quarter turn plus a quadrant (< 5e-6 relative error); it is built for AVX2 and a
- * baseline target (target_clones) and gives the same numbers on both (no FMA contraction under
- * -std=c11).
+ * uses vector extensions (16 lanes, sim_vec.h), a division-free polynomial log
+ * and sin/cos on a quarter turn plus a quadrant (< 5e-6 relative error), and is
+ * built for AVX-512, AVX2 and baseline x86-64 with the same results.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +46,20 @@ double cc_sim_nps_eval(const cc_sim_nps *nps, double f)
 int sim_noise_setup(cc_sim *s, cc_err *e)
 {
     uint32_t n = s->cfg.n_samples, nb = n / 2 + 1;
-    size_t padded = (size_t)(nb + 2 * VL);
-    s->spec = fftwf_malloc(sizeof(fftwf_complex) * padded);
+    size_t padded = (size_t)(nb + 2 * VL), nq = n / 4 + 2 * VL;
+    s->spec = fftwf_malloc(sizeof(fftwf_complex) * (n / 2 + VL));
     s->noise = fftwf_malloc(sizeof(float) * n);
-    if (!s->spec || !s->noise) return cc_err_set(e, "sim: out of memory for %u-sample noise", n);
-    s->plan = fftwf_plan_dft_c2r_1d((int)n, s->spec, s->noise,
-                                    s->cfg.fft_measure ? FFTW_MEASURE : FFTW_ESTIMATE);
-    if (!s->plan) return cc_err_set(e, "sim: fftwf could not plan a %u-point inverse FFT", n);
-    memset(s->spec, 0, sizeof(fftwf_complex) * padded); /* FFTW_MEASURE overwrites the arrays */
+    s->twc = fftwf_malloc(sizeof(float) * nq);
+    s->tws = fftwf_malloc(sizeof(float) * nq);
+    if (!s->spec || !s->noise || !s->twc || !s->tws)
+        return cc_err_set(e, "sim: out of memory for %u-sample noise", n);
+    for (size_t k = 0; k < nq; k++) {
+        s->twc[k] = (float)cos(2.0 * M_PI * (double)k / (double)n);
+        s->tws[k] = (float)sin(2.0 * M_PI * (double)k / (double)n);
+    }
+    s->plan = fftwf_plan_dft_1d((int)(n / 2), s->spec, (fftwf_complex *)s->noise, FFTW_BACKWARD,
+                                s->cfg.fft_measure ? FFTW_MEASURE : FFTW_ESTIMATE);
+    if (!s->plan) return cc_err_set(e, "sim: fftwf could not plan a %u-point inverse FFT", n / 2);
     for (uint32_t c = 0; c < s->cfg.n_channels; c++) {
         const cc_sim_channel *ch = &s->cfg.ch[c];
         float *amp = calloc(padded, sizeof(float));
@@ -116,9 +123,10 @@ VINLINE v8f vlog(v8f x)
     return __builtin_convertvector(ex, v8f) * 0.69314718f + (f - 0.5f * z + f * z * p);
 }
 
-VINLINE v8f vsqrt(v8f x) /* x > 0 */
+VINLINE v8f vsqrt(v8f x) /* x >= 0 (also -0.0, from -log(1)) */
 {
-    v8i i = 0x5f3759df - ((v8i)x >> 1);
+    /* unsigned bit arithmetic: the sign bit of -0.0 must not overflow an int */
+    v8u i = 0x5f3759dfu - ((v8u)x >> 1);
     v8f y = (v8f)i;
     v8f hx = 0.5f * x;
     y = y * (1.5f - hx * y * y); /* two Newton steps: relative error < 5e-6 */
@@ -135,12 +143,11 @@ VINLINE void vsincos(v8f a, v8f *s, v8f *c)
     *c = 1.0f + a2 * (-0.5f + a2 * (1.0f / 24 + a2 * (-1.0f / 720 + a2 * (1.0f / 40320))));
 }
 
-/* 16 coefficients from bin k on */
-VINLINE void coeff_block(float *restrict spec, const float *restrict amp, uint32_t k, uint32_t km,
-                         uint32_t ka, uint32_t kb)
+/* The coefficients X_j (re, im) of the 16 bins idx with amplitudes a. X_j is
+ * a pure function of j and the keys, so any set of bins can be drawn. */
+VINLINE void draw_x(v8u idx, v8f a, uint32_t km, uint32_t ka, uint32_t kb, v8f *re, v8f *im)
 {
-    const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    v8u h1 = hash32((lane + k) * km + ka);
+    v8u h1 = hash32(idx * km + ka);
     v8u h2 = hash32(h1 ^ kb);
     v8f r = vsqrt(-vlog(unit_open(h1)));
     /* phase: a quadrant from 2 bits of h2, an angle in [-pi/4, pi/4) from 24 */
@@ -149,37 +156,60 @@ VINLINE void coeff_block(float *restrict spec, const float *restrict amp, uint32
     vsincos(th, &sn, &cs);
     v8i odd = -(v8i)((h2 >> 30) & 1u), neg_re = (v8i)((h2 >> 31) << 31);
     v8f x = vsel(odd, sn, cs), y = vsel(odd, cs, sn); /* rotate by 90 deg: (-s, c) */
-    v8i neg_x = neg_re ^ (odd & (int32_t)0x80000000u), neg_y = neg_re;
-    v8f m = vload(amp + k) * r;
-    v8f re = (v8f)((v8i)(m * x) ^ neg_x), im = (v8f)((v8i)(m * y) ^ neg_y);
-    v8f lo = VSHUF2(re, im, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    v8f hi = VSHUF2(re, im, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    memcpy(spec + 2 * k, &lo, sizeof lo);
-    memcpy(spec + 2 * k + VL, &hi, sizeof hi);
+    v8i neg_x = neg_re ^ (odd & (int32_t)0x80000000u);
+    v8f m = a * r;
+    *re = (v8f)((v8i)(m * x) ^ neg_x);
+    *im = (v8f)((v8i)(m * y) ^ neg_re);
 }
 
-/* Two independent blocks per iteration: the polynomial chains are latency
- * bound, so this gives the out-of-order core two to overlap. spec and amp
- * are padded to a multiple of 2 * VL bins. */
-SIM_CLONES static void noise_coeffs(float *restrict spec, const float *restrict amp, uint32_t nb,
-                                    uint32_t km, uint32_t ka, uint32_t kb)
+VINLINE v8f vrev(v8f v)
 {
-    for (uint32_t k = 0; k < nb; k += 2 * VL) {
-        coeff_block(spec, amp, k, km, ka, kb);
-        coeff_block(spec, amp, k + VL, km, ka, kb);
+    return VSHUF1(v, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+}
+
+/* stores (re, im) interleaved as 16 complex numbers at z */
+VINLINE void store_cplx(float *z, v8f re, v8f im)
+{
+    vstore(z, VSHUF2(re, im, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+    vstore(z + VL, VSHUF2(re, im, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+}
+
+/* The real inverse FFT of length n is done as a complex one of length n/2:
+ * with X the Hermitian spectrum (X_0 = X_{n/2} = 0) and w_k = e^{2 pi i k/n},
+ *   Z_k = (X_k + conj X_{n/2-k}) + i w_k (X_k - conj X_{n/2-k}),  k < n/2,
+ * the unnormalised inverse DFT of Z is z_m = x_{2m} + i x_{2m+1}: the real
+ * trace, in order. Bins k and n/2-k are drawn together, so each block of 16
+ * gives Z at k..k+15 and at n/2-k-15..n/2-k (the last blocks overlap the
+ * middle and write the same pairs again). z is padded by VL complex values,
+ * amp by 2 VL values, twc/tws (cos/sin of 2 pi k/n) hold n/4 + 2 VL. */
+SIM_CLONES static void noise_coeffs(float *restrict z, const float *restrict amp,
+                                    const float *restrict twc, const float *restrict tws,
+                                    uint32_t n, uint32_t km, uint32_t ka, uint32_t kb)
+{
+    const v8u lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const uint32_t half = n / 2, q = n / 4;
+    for (uint32_t k = 0; k <= q; k += VL) {
+        v8u ja = lane + k, jb = half - ja;
+        v8f ar, ai, br, bi;
+        draw_x(ja, vload(amp + k), km, ka, kb, &ar, &ai);
+        draw_x(jb, vrev(vload(amp + half - k - (VL - 1))), km, ka, kb, &br, &bi);
+        v8f sr = ar + br, si = ai - bi, dr = ar - br, di = ai + bi;
+        v8f c = vload(twc + k), sn = vload(tws + k);
+        v8f p = c * di + sn * dr, qq = c * dr - sn * di;
+        store_cplx(z + 2 * k, sr - p, si + qq);
+        store_cplx(z + 2 * (half - k - (VL - 1)), vrev(sr + p), vrev(qq - si));
     }
 }
 
 void sim_noise_draw(cc_sim *s, uint32_t ch, float *out)
 {
-    uint32_t n = s->cfg.n_samples, nb = n / 2 + 1;
-    uint64_t k1 = cc_rng_u64(&s->rng), k2 = cc_rng_u64(&s->rng);
-    noise_coeffs((float *)s->spec, s->ch[ch].amp, nb, (uint32_t)k1 | 1u, (uint32_t)(k1 >> 32),
-                 (uint32_t)k2);
-    s->spec[0][0] = s->spec[0][1] = 0.0f;
-    s->spec[nb - 1][0] = s->spec[nb - 1][1] = 0.0f;
+    uint32_t n = s->cfg.n_samples;
+    uint64_t k1 = sim_rng_u64(&s->rng), k2 = sim_rng_u64(&s->rng);
+    noise_coeffs((float *)s->spec, s->ch[ch].amp, s->twc, s->tws, n, (uint32_t)k1 | 1u,
+                 (uint32_t)(k1 >> 32), (uint32_t)k2);
     if (fftwf_alignment_of(out) == fftwf_alignment_of(s->noise)) {
-        fftwf_execute_dft_c2r(s->plan, s->spec, out); /* records come from fftwf_malloc */
+        /* records come from fftwf_malloc: the FFT writes into them */
+        fftwf_execute_dft(s->plan, s->spec, (fftwf_complex *)out);
     } else {
         fftwf_execute(s->plan);
         memcpy(out, s->noise, sizeof(float) * n);
