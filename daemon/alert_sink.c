@@ -211,7 +211,8 @@ int cc_alert_sink_poll(cc_alert_sink *s, uint64_t now_ns)
             s->run[i] = s->run[--s->n_run];
             continue;
         }
-        if (!c->killed && now_ns - c->start_ns >= limit) {
+        /* a clock reading older than the start is not a timeout (no unsigned wrap) */
+        if (!c->killed && now_ns > c->start_ns && now_ns - c->start_ns >= limit) {
             kill(-c->pid, SIGKILL);
             c->killed = 1;
             s->st.timed_out++;

@@ -171,6 +171,7 @@ static void send_text(ccd *d, const char *topic, const char *text, size_t len)
 typedef struct tick_ctx {
     ccd *d;
     cc_text *txt;
+    uint64_t now; /* the tick's clock: the sink measures command timeouts on it */
 } tick_ctx;
 
 /* Delivers one alert transition: ZeroMQ alert topic, log, journal, command. */
@@ -186,7 +187,7 @@ static void on_alert(const cc_alert_event *ev, void *user)
             "alert: %s", line);
     if (cc_metrics_alert_json(ev, topic, t->txt, &e) == 0)
         send_text(t->d, topic, t->txt->s, t->txt->len);
-    cc_alert_sink_deliver(t->d->sink, ev, ccd_real_ns());
+    cc_alert_sink_deliver(t->d->sink, ev, t->now);
 }
 
 /* Publishes every entity's monitor message for every window. */
@@ -226,7 +227,7 @@ static void tick(ccd *d, double dt, uint64_t *last_received, uint64_t *lost_seen
     *lost_seen = lost;
     cc_monitor_gauge(d->mon, "queue_work", (double)ccd_queue_depth(d->work), NULL);
     cc_monitor_gauge(d->mon, "queue_out", (double)ccd_queue_depth(d->out), NULL);
-    tick_ctx tc = {d, txt};
+    tick_ctx tc = {d, txt, now};
     cc_monitor_tick(d->mon, now, on_alert, &tc);
     cc_alert_sink_poll(d->sink, now);
 

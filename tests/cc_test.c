@@ -71,8 +71,35 @@ int cct_run(Suite *s)
 #include <sys/wait.h>
 #include <time.h>
 
+static void *notify_reader(void *arg)
+{
+    cct_notify *n = arg;
+    for (;;) {
+        struct pollfd p = {.fd = n->fd, .events = POLLIN};
+        int r = poll(&p, 1, 100);
+        pthread_mutex_lock(&n->mu);
+        int stop = n->stop;
+        pthread_mutex_unlock(&n->mu);
+        if (stop) return NULL;
+        if (r <= 0) continue;
+        char tmp[4096];
+        ssize_t got = recv(n->fd, tmp, sizeof tmp - 1, 0);
+        if (got <= 0) continue;
+        tmp[got] = '\0';
+        pthread_mutex_lock(&n->mu);
+        if (n->n == n->cap) {
+            n->cap = n->cap ? 2 * n->cap : 64;
+            n->msgs = realloc(n->msgs, n->cap * sizeof *n->msgs);
+        }
+        n->msgs[n->n++] = strdup(tmp);
+        pthread_cond_broadcast(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+    }
+}
+
 void cct_notify_open(cct_notify *n, const char *dir)
 {
+    memset(n, 0, sizeof *n);
     snprintf(n->path, sizeof n->path, "%s/notify.sock", dir);
     n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -80,6 +107,13 @@ void cct_notify_open(cct_notify *n, const char *dir)
     unlink(n->path);
     if (n->fd < 0 || bind(n->fd, (struct sockaddr *)&a, sizeof a))
         ck_abort_msg("cannot bind notify socket %s: %s", n->path, strerror(errno));
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&n->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    ck_assert_int_eq(pthread_create(&n->reader, NULL, notify_reader, n), 0);
 }
 
 static long long now_ms(void)
@@ -91,27 +125,42 @@ static long long now_ms(void)
 
 int cct_notify_wait(cct_notify *n, const char *needle, int timeout_ms, char *buf, size_t len)
 {
-    long long end = now_ms() + timeout_ms;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += timeout_ms / 1000;
+    end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (end.tv_nsec >= 1000000000L) end.tv_sec++, end.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&n->mu);
+    int found = 0;
     for (;;) {
-        long long left = end - now_ms();
-        if (left <= 0) return 0;
-        struct pollfd p = {.fd = n->fd, .events = POLLIN};
-        if (poll(&p, 1, (int)left) <= 0) continue;
-        char tmp[4096];
-        ssize_t r = recv(n->fd, tmp, sizeof tmp - 1, 0);
-        if (r <= 0) continue;
-        tmp[r] = '\0';
-        if (strstr(tmp, needle)) {
-            if (buf) snprintf(buf, len, "%s", tmp);
-            return 1;
-        }
+        for (; n->next < n->n && !found; n->next++)
+            if (strstr(n->msgs[n->next], needle)) {
+                if (buf) snprintf(buf, len, "%s", n->msgs[n->next]);
+                found = 1;
+            }
+        if (found || pthread_cond_timedwait(&n->cv, &n->mu, &end) != 0) break;
     }
+    for (; !found && n->next < n->n; n->next++) /* a last look after the timeout */
+        if (strstr(n->msgs[n->next], needle)) {
+            if (buf) snprintf(buf, len, "%s", n->msgs[n->next]);
+            found = 1;
+        }
+    pthread_mutex_unlock(&n->mu);
+    return found;
 }
 
 void cct_notify_close(cct_notify *n)
 {
+    pthread_mutex_lock(&n->mu);
+    n->stop = 1;
+    pthread_mutex_unlock(&n->mu);
+    pthread_join(n->reader, NULL);
     close(n->fd);
     unlink(n->path);
+    for (size_t i = 0; i < n->n; i++) free(n->msgs[i]);
+    free(n->msgs);
+    pthread_mutex_destroy(&n->mu);
+    pthread_cond_destroy(&n->cv);
 }
 
 pid_t cct_daemon_start(const char *notify_path, const char *log_path, const char *const *args)

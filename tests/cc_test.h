@@ -7,6 +7,7 @@
 #define CC_TEST_H
 
 #include <check.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -40,14 +41,22 @@ int cct_run(Suite *s);
 typedef struct cct_notify {
     int fd;
     char path[256];
+    /* A reader thread keeps draining the socket, as systemd does: a daemon
+     * whose notify datagrams are not read would block in sd_notify(). */
+    pthread_t reader;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char **msgs;         /* every datagram received, in order */
+    size_t n, cap, next; /* next: first message cct_notify_wait has not consumed */
+    int stop;
 } cct_notify;
 
 /* Binds a notify socket in dir; aborts on failure. */
 void cct_notify_open(cct_notify *n, const char *dir);
 
-/* Waits up to timeout_ms for a notify datagram containing needle; copies the
- * datagram into buf. Returns 1 when found, 0 on timeout. Datagrams without the
- * needle are skipped (and appended to log if non-NULL). */
+/* Waits up to timeout_ms for a notify datagram containing needle, looking
+ * only at datagrams not consumed by earlier calls; copies it into buf and
+ * consumes it and everything before it. Returns 1 when found, 0 on timeout. */
 int cct_notify_wait(cct_notify *n, const char *needle, int timeout_ms, char *buf, size_t len);
 
 void cct_notify_close(cct_notify *n);

@@ -14,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "cc_nn.h"
 #include "cc_preproc.h"
+#include "cc_proto.h"
 #include "cc_test.h"
 #include "cc_yaml.h"
 
@@ -121,37 +124,42 @@ START_TEST(cait_pclean)
 }
 END_TEST
 
-/* Simulated raw records (16384 samples) -> lib/prep -> the Cait model,
- * against a fresh PyTorch export of the checkpoint on the same inputs. */
-START_TEST(cait_live_torch)
+/* ---- the Cait model on simulated raw records ---------------------------------- */
+
+enum { RAW = 16384, NSIM = 24 };
+
+/* Record r of a fixed set: baseline noise plus a pulse (varied onset and
+ * height), every 4th record noise only, every 4th+2 with a step artefact. */
+static void sim_record(int r, float *raw)
 {
-    char ckpt[512], tool[512], tools[512], dir[256], cmd[4096];
+    uint64_t s = 12345 + (uint64_t)r * 7919;
+    double onset = 3000 + 250 * (r % 16), amp = r % 4 == 3 ? 0 : 0.02 + 0.02 * (r % 16);
+    for (int j = 0; j < RAW; j++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(s >> 11) / 9007199254740992.0, t = j - onset;
+        raw[j] =
+            (float)(0.01 * (u - 0.5) + (t >= 0 ? amp * (exp(-t / 2000.0) - exp(-t / 100.0)) : 0) +
+                    (r % 4 == 2 && j > 9000 ? 0.3 : 0));
+    }
+}
+
+/* PyTorch's P(clean) for n preprocessed records x, from the checkpoint itself
+ * (Cait's architecture in tools/export_torch.py). Also exports a fresh card to
+ * dir/cait.yaml. Returns 0 (and prints why) when torch or the checkpoint is
+ * not available. */
+static int torch_cait(const char *dir, const float *x, int n, double *p)
+{
+    char ckpt[512], tool[512], tools[512], cmd[4096], xin[512], pout[600];
     snprintf(ckpt, sizeof ckpt, "%s/models/cait-cnn-clf-binary-v2.ckpt", cct_env("CC_SHARED_DIR"));
     if (access(ckpt, R_OK) || system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1")) {
-        printf("cait_live_torch: skipped (no checkpoint or no python3-torch)\n");
-        return;
+        printf("PyTorch comparison skipped (no checkpoint or no python3-torch)\n");
+        return 0;
     }
     CCT_SRC("tools/export_torch.py", tool);
     CCT_SRC("tools", tools);
-    cct_tmpdir(dir, sizeof dir);
-    enum { N = 16, RAW = 16384 };
-    float *raw = malloc(RAW * sizeof *raw), x[N * 512];
-    uint64_t s = 12345;
-    for (int r = 0; r < N; r++) {
-        double onset = 3000 + 250 * r, amp = r % 4 == 3 ? 0 : 0.02 + 0.02 * r;
-        for (int j = 0; j < RAW; j++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            double u = (double)(s >> 11) / 9007199254740992.0, t = j - onset;
-            raw[j] = (float)(0.01 * (u - 0.5) +
-                             (t >= 0 ? amp * (exp(-t / 2000.0) - exp(-t / 100.0)) : 0) +
-                             (r % 4 == 2 && j > 9000 ? 0.3 : 0)); /* a step artefact */
-        }
-        ck_assert_int_eq(cc_prep_record(raw, RAW, x + r * 512, 512), CC_PREP_OK);
-    }
-    char xin[512], pout[600];
     snprintf(xin, sizeof xin, "%s/x.f32", dir);
     snprintf(pout, sizeof pout, "%s/p.txt", dir);
-    cct_write_file(xin, x, sizeof x);
+    cct_write_file(xin, x, (size_t)n * 512 * sizeof *x);
     snprintf(cmd, sizeof cmd,
              "cd %s && /usr/bin/python3 %s cait %s %s/cait.yaml --name cait-live >/dev/null && "
              "/usr/bin/python3 -c \"import sys, numpy as np, torch; sys.path.insert(0, '%s'); "
@@ -163,29 +171,141 @@ START_TEST(cait_live_torch)
              "open('%s', 'w').write(' '.join('%%.9g' %% v for v in p))\"",
              dir, tool, ckpt, dir, tools, ckpt, xin, pout);
     ck_assert_int_eq(system(cmd), 0);
-    char card[600];
+    FILE *f = fopen(pout, "r");
+    ck_assert_ptr_nonnull(f);
+    for (int r = 0; r < n; r++) ck_assert_int_eq(fscanf(f, "%lf", &p[r]), 1);
+    fclose(f);
+    return 1;
+}
+
+/* Simulated raw records -> lib/prep -> a card exported afresh from the
+ * checkpoint, against PyTorch on the same inputs. */
+START_TEST(cait_live_torch)
+{
+    char dir[256], card[600];
+    cct_tmpdir(dir, sizeof dir);
+    float *raw = malloc(RAW * sizeof *raw), x[NSIM * 512], p[NSIM];
+    double ref[NSIM];
+    for (int r = 0; r < NSIM; r++) {
+        sim_record(r, raw);
+        ck_assert_int_eq(cc_prep_record(raw, RAW, x + r * 512, 512), CC_PREP_OK);
+    }
+    if (!torch_cait(dir, x, NSIM, ref)) {
+        free(raw);
+        return;
+    }
     snprintf(card, sizeof card, "%s/cait.yaml", dir);
     cc_err e;
     cc_nn_model *m = cc_nn_load(card, &e);
     ck_assert_msg(m != NULL, "%s", e.msg);
-    cc_nn_ws *w = cc_nn_ws_new(m, N);
-    float p[N];
-    ck_assert_int_eq(cc_nn_score(m, w, x, N, p, &e), 0);
-    FILE *f = fopen(pout, "r");
-    ck_assert_ptr_nonnull(f);
+    cc_nn_ws *w = cc_nn_ws_new(m, NSIM);
+    ck_assert_int_eq(cc_nn_score(m, w, x, NSIM, p, &e), 0);
     double maxd = 0;
     int clean = 0;
-    for (int r = 0; r < N; r++) {
-        double ref;
-        ck_assert_int_eq(fscanf(f, "%lf", &ref), 1);
-        maxd = fmax(maxd, fabs(ref - p[r]));
+    for (int r = 0; r < NSIM; r++) {
+        maxd = fmax(maxd, fabs(ref[r] - p[r]));
         clean += p[r] >= 0.5f;
-        printf("  record %2d: P(clean) %.6f (PyTorch %.6f)\n", r, p[r], ref);
     }
-    fclose(f);
-    printf("cait_live_torch: %d simulated records, max |P(clean) - PyTorch| = %.3g\n", N, maxd);
+    printf("cait_live_torch: %d simulated records (%d clean), max |P(clean) - PyTorch| = %.3g\n",
+           NSIM, clean, maxd);
     ck_assert(maxd <= 1e-5);
-    ck_assert_msg(clean > 0 && clean < N, "expected both classes, %d of %d clean", clean, N);
+    ck_assert_msg(clean > 0 && clean < NSIM, "expected both classes, %d of %d clean", clean, NSIM);
+    cc_nn_ws_free(&w);
+    cc_nn_free(&m);
+    free(raw);
+}
+END_TEST
+
+static void send_raw(void *push, uint64_t seq, uint32_t ch, const float *raw)
+{
+    cc_rec_hdr h = {.instance_id = 0x5eedull,
+                    .seq = seq,
+                    .channel = ch,
+                    .module = 1,
+                    .timestamp_ns = 1700000000000000000ull + seq,
+                    .run = 7,
+                    .sample_type = CC_S_FLOAT32,
+                    .adc_scale = 1.0,
+                    .sample_rate_hz = 25000.0f,
+                    .trigger_index = RAW / 4,
+                    .n_samples = RAW};
+    uint8_t hb[CC_REC_HDR_LEN];
+    char topic[CC_TOPIC_MAX];
+    cc_rec_hdr_encode(&h, hb);
+    int tl = cc_topic_record(topic, sizeof topic, ch);
+    ck_assert_int_ge(zmq_send(push, topic, (size_t)tl, ZMQ_SNDMORE), 0);
+    ck_assert_int_ge(zmq_send(push, hb, sizeof hb, ZMQ_SNDMORE), 0);
+    ck_assert_int_ge(zmq_send(push, raw, RAW * sizeof *raw, 0), 0);
+}
+
+/* The real daemon with the nn plugin and the Cait card: its decisions carry
+ * the engine's P(clean) for the preprocessed records (and PyTorch's, 1e-5). */
+START_TEST(cait_in_daemon)
+{
+    cct_daemon v;
+    char card[512], body[2048];
+    CCT_SRC("tests/golden/nn/cait-cnn.yaml", card);
+    cct_daemon_init(&v);
+    snprintf(body, sizeof body,
+             "classifiers:\n"
+             "  cait: {plugin: nn, config: {model: %s}}\n"
+             "channels:\n"
+             "  default: {classifier: cait, cutoff: 0.5}\n"
+             "processing: {workers: 2, max_batch: 16, max_wait_ms: 2, queue_capacity: 256,\n"
+             "             max_samples: 16384, max_message_bytes: 262144}\n",
+             card);
+    cct_daemon_conf(&v, body);
+    cct_daemon_up(&v, NULL);
+    float *raw = malloc(RAW * sizeof *raw), x[NSIM * 512], want[NSIM];
+    for (int r = 0; r < NSIM; r++) {
+        sim_record(r, raw);
+        ck_assert_int_eq(cc_prep_record(raw, RAW, x + r * 512, 512), CC_PREP_OK);
+    }
+    cc_decision d;
+    int live = 0; /* warm up until the decision subscription is live */
+    for (uint64_t seq = 1; seq < 100 && !live; seq++) {
+        send_raw(v.push, seq, 3, raw);
+        live = cct_recv_decision(v.dec, &d, 200);
+    }
+    ck_assert_msg(live, "no decision from the daemon (log: %s)", v.log);
+    while (cct_recv_decision(v.dec, &d, 300)) {
+    }
+    for (int r = 0; r < NSIM; r++) {
+        sim_record(r, raw);
+        send_raw(v.push, 1000 + (uint64_t)r, 5, raw);
+    }
+    int got = 0, seen[NSIM] = {0};
+    float score[NSIM];
+    while (got < NSIM && cct_recv_decision(v.dec, &d, 10000)) {
+        ck_assert_uint_eq(d.channel, 5);
+        ck_assert_msg(d.seq >= 1000 && d.seq < 1000 + NSIM, "unexpected seq %llu",
+                      (unsigned long long)d.seq);
+        int r = (int)(d.seq - 1000);
+        ck_assert(!seen[r]);
+        seen[r] = 1, score[r] = d.score, got++;
+        ck_assert_str_eq(d.model, "cait-cnn-v2");
+        ck_assert_str_eq(d.classifier, "cait");
+        ck_assert_float_eq(d.cutoff, 0.5f);
+        ck_assert_int_eq(d.verdict == CC_V_ACCEPT, d.score >= 0.5f);
+    }
+    ck_assert_int_eq(got, NSIM);
+    ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
+    cct_daemon_down(&v);
+    cc_err e;
+    cc_nn_model *m = cc_nn_load(card, &e);
+    cc_nn_ws *w = cc_nn_ws_new(m, NSIM);
+    ck_assert_int_eq(cc_nn_score(m, w, x, NSIM, want, &e), 0);
+    double ref[NSIM], maxd = 0;
+    int torch = torch_cait(v.dir, x, NSIM, ref);
+    for (int r = 0; r < NSIM; r++) {
+        ck_assert_msg(fabsf(score[r] - want[r]) <= 1e-6f, "record %d: daemon %g, engine %g", r,
+                      score[r], want[r]);
+        if (torch) maxd = fmax(maxd, fabs(score[r] - ref[r]));
+    }
+    if (torch) {
+        printf("cait_in_daemon: %d records, max |daemon P(clean) - PyTorch| = %.3g\n", NSIM, maxd);
+        ck_assert(maxd <= 1e-5);
+    }
     cc_nn_ws_free(&w);
     cc_nn_free(&m);
     free(raw);
@@ -200,6 +320,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, golden_parity, 0, (int)(sizeof goldens / sizeof goldens[0]));
     tcase_add_test(tc, cait_pclean);
     tcase_add_test(tc, cait_live_torch);
+    tcase_add_test(tc, cait_in_daemon);
     suite_add_tcase(s, tc);
     return s;
 }
