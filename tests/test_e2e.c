@@ -286,6 +286,94 @@ START_TEST(rate_jump_raises_alert)
 }
 END_TEST
 
+/* Copies src to dst, truncated to keep bytes (all when keep < 0). */
+static void copy_file(const char *src, const char *dst, long keep)
+{
+    FILE *f = fopen(src, "rb");
+    ck_assert_msg(f != NULL, "cannot read %s", src);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (keep >= 0 && keep < n) n = keep;
+    char *b = malloc((size_t)n);
+    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    cct_write_file(dst, b, (size_t)n);
+    free(b);
+}
+
+/* Counts decisions for n records replayed now; all must come from model. */
+static void replay_and_expect(cct_daemon *v, const char *n, const char *seed, const char *model)
+{
+    char log[512];
+    snprintf(log, sizeof log, "%s/replay-%s.log", v->dir, seed);
+    const char *args[] = {"--simulate", "--push", "--connect", "--endpoint", v->ep_in, "-n", n,
+                          "--fast",     "--seed", seed,        "-q",         NULL};
+    ck_assert_int_eq(replay(args, log), 0);
+    long want = atol(n), got = 0;
+    cc_decision d;
+    while (got < want && cct_recv_decision(v->dec, &d, 10000)) {
+        ck_assert_str_eq(d.model, model);
+        ck_assert_int_ne(d.verdict, CC_V_INVALID);
+        got++;
+    }
+    ck_assert_int_eq(got, want);
+}
+
+/* The neural-network classifier in the daemon; a reload whose model file is
+ * corrupt is refused with the file named, and the running model keeps
+ * deciding every record. */
+START_TEST(reload_with_corrupt_model_keeps_running_model)
+{
+    cct_daemon v;
+    cct_daemon_init(&v);
+    char src[512], card[512], w[512], body[2048];
+    CCT_SRC("tests/golden/nn/cait-cnn.yaml", src);
+    snprintf(card, sizeof card, "%s/cait-cnn.yaml", v.dir);
+    copy_file(src, card, -1);
+    CCT_SRC("tests/golden/nn/cait-cnn.safetensors", src);
+    snprintf(w, sizeof w, "%s/cait-cnn.safetensors", v.dir);
+    copy_file(src, w, -1);
+    snprintf(body, sizeof body,
+             "classifiers:\n"
+             "  cait: {plugin: nn, config: {model: cait-cnn.yaml}}\n"
+             "channels:\n"
+             "  default: {classifier: cait}\n"
+             "monitor: {interval_s: 0.2}\n");
+    cct_daemon_conf(&v, body);
+    cct_daemon_up(&v, NULL);
+    wait_subscribed(&v);
+    replay_and_expect(&v, "200", "1", "cait-cnn-v2");
+
+    /* corrupt the weights (truncated), then reload */
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s.good", w);
+    rename(w, bad);
+    copy_file(bad, w, 1000);
+    kill(v.pid, SIGHUP);
+    char msg[4096];
+    ck_assert_msg(cct_notify_wait(&v.notify, "RELOADING=1", 10000, msg, sizeof msg), "no reload");
+    ck_assert_msg(cct_notify_wait(&v.notify, "READY=1", 10000, msg, sizeof msg), "no READY=1");
+    ck_assert_msg(strstr(msg, "reload failed") && strstr(msg, "cait-cnn.safetensors"),
+                  "corrupt model not reported with its file: %s", msg);
+    replay_and_expect(&v, "200", "2", "cait-cnn-v2");
+
+    /* repaired: the reload succeeds */
+    rename(bad, w);
+    kill(v.pid, SIGHUP);
+    ck_assert_msg(cct_notify_wait(&v.notify, "READY=1", 10000, msg, sizeof msg), "no READY=1");
+    ck_assert_msg(strstr(msg, "reloaded") != NULL, "%s", msg);
+    replay_and_expect(&v, "100", "3", "cait-cnn-v2");
+    char json[4096];
+    cct_monitor_settled(&v, 500, json, sizeof json);
+    cct_check_identity(json);
+    ck_assert_uint_eq(cct_json_u64(json, "reload_failures"), 1);
+    ck_assert_uint_eq(cct_json_u64(json, "reloads"), 1);
+    ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
+    cct_daemon_down(&v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -294,6 +382,7 @@ static Suite *suite(void)
     tcase_add_test(t, replay_into_daemon_zero_loss);
     tcase_add_test(t, metrics_endpoint_with_promtool);
     tcase_add_test(t, rate_jump_raises_alert);
+    tcase_add_test(t, reload_with_corrupt_model_keeps_running_model);
     suite_add_tcase(s, t);
     return s;
 }
