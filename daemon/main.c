@@ -314,7 +314,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         case 'V':
-            printf("cryocleand 0.1.0 (protocol v%d, plugin ABI %d)\n", CC_PROTO_VERSION,
+            printf("cryocleand %s (protocol v%d, plugin ABI %d)\n", CC_VERSION, CC_PROTO_VERSION,
                    CC_PLUGIN_ABI);
             return 0;
         default:

@@ -22,12 +22,9 @@
 #include "cc_registry.h"
 #include "cc_sim.h"
 #include "cc_yaml.h"
+#include "classifier_arg.h"
 #include "cmds.h"
 #include "progress.h"
-
-#ifndef CC_PLUGIN_DIR
-#define CC_PLUGIN_DIR "/usr/local/lib/cryoclean/plugins"
-#endif
 
 typedef struct eval_opts {
     const char *classifier, *config, *plugin_dir, *data, *group, *json, *plots, *sim;
@@ -64,24 +61,6 @@ static void usage(FILE *f)
             "                      examples) to FILE.png; repeatable\n"
             "  --quiet             no table, no progress bar\n",
             CC_PLUGIN_DIR);
-}
-
-/* The build's plugins/ next to this binary (tools/../plugins), else installed. */
-static void default_plugin_dir(char *out, size_t len)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    struct stat st;
-    if (n > 0) {
-        self[n] = '\0';
-        snprintf(out, len, "%s/../plugins", dirname(self));
-        char real[PATH_MAX];
-        if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
-            if (realpath(out, real)) snprintf(out, len, "%s", real);
-            return;
-        }
-    }
-    snprintf(out, len, "%s", CC_PLUGIN_DIR);
 }
 
 static void on_progress(void *ctx, size_t done)
@@ -155,22 +134,6 @@ static int write_json(const char *path, const cc_eval_report *rep, cc_err *e)
     int rc = cc_eval_write_json(rep, f, e);
     if (f != stdout && fclose(f) && !rc) rc = cc_err_set(e, "%s: write failed: %m", path);
     return rc ? cc_err_prefix(e, "%s", path) : 0;
-}
-
-/* Loads the plugin block of --config (a YAML mapping) and creates the classifier. */
-static int make_classifier(const eval_opts *o, cc_registry *reg, cc_classifier *cl, cc_err *e)
-{
-    cc_ydoc *doc = NULL;
-    char dir[PATH_MAX] = ".";
-    if (o->config) {
-        if (!(doc = cc_ydoc_load_file(o->config, e))) return -1;
-        snprintf(dir, sizeof dir, "%s", o->config);
-        snprintf(dir, sizeof dir, "%s", dirname(dir));
-    }
-    int rc =
-        cc_classifier_create(reg, o->classifier, o->classifier, doc ? doc->root : NULL, dir, cl, e);
-    cc_ydoc_free(&doc);
-    return rc;
 }
 
 static int parse(int argc, char **argv, eval_opts *o)
@@ -286,7 +249,7 @@ int cmd_eval(int argc, char **argv)
     int st = parse(argc, argv, &o);
     if (st >= 0) return st;
     char pdir[PATH_MAX];
-    if (!o.plugin_dir) default_plugin_dir(pdir, sizeof pdir), o.plugin_dir = pdir;
+    if (!o.plugin_dir) cc_tool_plugin_dir(pdir, sizeof pdir), o.plugin_dir = pdir;
 
     cc_err e = {""};
     cc_registry *reg = cc_registry_new(o.plugin_dir);
@@ -296,7 +259,7 @@ int cmd_eval(int argc, char **argv)
     char source[256];
     int rc = 1;
     memset(&rep, 0, sizeof rep);
-    if (!reg || make_classifier(&o, reg, &cl, &e)) goto out;
+    if (!reg || cc_tool_classifier(reg, o.classifier, o.config, &cl, &e)) goto out;
     if (isnan(o.cutoff)) o.cutoff = cl.info.default_cutoff;
     if (o.data)
         snprintf(source, sizeof source, "%s (%s)", o.data, o.group);

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     };
     const size_t n = sizeof cmds / sizeof cmds[0];
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-        printf("cryoclean 0.1.0\n");
+        printf("cryoclean %s\n", CC_VERSION);
         return 0;
     }
     if (argc >= 2)

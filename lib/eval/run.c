@@ -1,8 +1,9 @@
 /* run.c - running a classifier over labelled records, and the simulated
  * record sources of the paper's section 4.2.
  *
- * cc_eval_run() mirrors the daemon's worker (daemon/worker.c): records are
- * collected into a batch, each is preprocessed with cc_prep_record() to the
+ * cc_eval_run() mirrors the daemon's worker (daemon/worker.c) through
+ * lib/clean's cc_clean_classify(), shared with `cryoclean classify`: records
+ * are collected into a batch, each is preprocessed with cc_prep_record() to the
  * classifier's input_len when that is nonzero (a refused record is rejected
  * with score 0 and never reaches the plugin), and the plugin sees raw volts,
  * the preprocessed matrix and the per-record meta in one classify() call
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_clean.h"
 #include "cc_eval.h"
 #include "cc_preproc.h"
 
@@ -97,84 +99,63 @@ static void set_append(cc_eval_set *s, const cc_sim_record *r, float score, doub
 /* ---- running the classifier ---- */
 
 typedef struct runner {
-    size_t batch, L;
+    size_t batch;
     cc_sim_record *rec;
     double *dt, *ratio;
     cc_record_meta *meta;
     const float **raw;
-    float *x, *scores, *bscores;
-    size_t *sel;
-    void *ws;
+    float *scores;
+    cc_clean_ws *cw; /* preprocessing + the plugin's workspace (lib/clean) */
 } runner;
 
-static void runner_free(const cc_classifier *cl, runner *r)
+static void runner_free(runner *r)
 {
     if (r->rec)
         for (size_t i = 0; i < r->batch; i++) cc_sim_record_release(&r->rec[i]);
-    if (r->ws) cl->ops->ws_free(cl->inst, r->ws);
-    free(r->rec), free(r->dt), free(r->ratio), free(r->meta), free(r->raw);
-    free(r->x), free(r->scores), free(r->bscores), free(r->sel);
+    cc_clean_ws_free(&r->cw);
+    free(r->rec), free(r->dt), free(r->ratio), free(r->meta), free(r->raw), free(r->scores);
 }
 
 static int runner_new(const cc_classifier *cl, size_t batch, uint32_t n_samples, runner *r,
                       cc_err *e)
 {
     memset(r, 0, sizeof *r);
-    r->batch = batch, r->L = cl->info.input_len;
+    r->batch = batch;
     r->rec = calloc(batch, sizeof *r->rec);
     r->dt = calloc(batch, sizeof *r->dt), r->ratio = calloc(batch, sizeof *r->ratio);
     r->meta = calloc(batch, sizeof *r->meta), r->raw = calloc(batch, sizeof *r->raw);
-    r->x = calloc(batch * (r->L ? r->L : 1), sizeof *r->x);
-    r->scores = calloc(batch, sizeof *r->scores), r->bscores = calloc(batch, sizeof *r->bscores);
-    r->sel = calloc(batch, sizeof *r->sel);
-    if (!r->rec || !r->dt || !r->ratio || !r->meta || !r->raw || !r->x || !r->scores ||
-        !r->bscores || !r->sel) {
-        runner_free(cl, r);
+    r->scores = calloc(batch, sizeof *r->scores);
+    if (!r->rec || !r->dt || !r->ratio || !r->meta || !r->raw || !r->scores) {
+        runner_free(r);
         return cc_err_set(e, "eval: out of memory for a batch of %zu records", batch);
     }
     for (size_t i = 0; i < batch; i++)
         if (cc_sim_record_init(&r->rec[i], n_samples, e)) {
-            runner_free(cl, r);
+            runner_free(r);
             return cc_err_prefix(e, "eval");
         }
-    if (!(r->ws = cl->ops->ws_new(cl->inst, batch))) {
-        runner_free(cl, r);
-        return cc_err_set(e, "eval: classifier '%s': no workspace for batches of %zu", cl->name,
-                          batch);
+    if (!(r->cw = cc_clean_ws_new(cl, batch, e))) {
+        runner_free(r);
+        return cc_err_prefix(e, "eval");
     }
     return 0;
 }
 
-/* Classifies rec[0..n) into scores[], as the daemon's classify_group does. */
-static int runner_classify(const cc_classifier *cl, runner *r, size_t n, cc_err *e)
+/* Classifies rec[0..n) into scores[], as the daemon's classify_group does
+ * (cc_clean_classify); refused records get score 0. */
+static int runner_classify(runner *r, size_t n, cc_err *e)
 {
-    size_t k = 0, L = r->L;
     for (size_t i = 0; i < n; i++) {
         const cc_sim_record *rec = &r->rec[i];
-        r->scores[i] = 0.0f; /* rejected unless the classifier says otherwise */
-        if (L && (rec->n_samples < L ||
-                  cc_prep_record(rec->samples, rec->n_samples, r->x + k * L, L) != CC_PREP_OK))
-            continue;
-        r->sel[k] = i;
-        r->raw[k] = rec->samples;
-        r->meta[k] = (cc_record_meta){.channel = rec->channel,
+        r->raw[i] = rec->samples;
+        r->meta[i] = (cc_record_meta){.channel = rec->channel,
                                       .module = rec->module,
                                       .n_samples = rec->n_samples,
                                       .trigger_index = rec->trigger_index,
                                       .sample_rate_hz = (float)rec->fs_hz};
-        k++;
     }
-    if (!k) return 0;
-    cc_batch b = {.n = k, .meta = r->meta, .raw = r->raw, .x = L ? r->x : NULL, .input_len = L};
-    if (cl->ops->classify(cl->inst, r->ws, &b, r->bscores, e))
-        return cc_err_prefix(e, "eval: classifier '%s' on a batch of %zu", cl->name, k);
-    for (size_t j = 0; j < k; j++) {
-        float s = r->bscores[j];
-        if (!(s >= 0.0f && s <= 1.0f))
-            return cc_err_set(e, "eval: classifier '%s': score %g outside [0, 1]", cl->name,
-                              (double)s);
-        r->scores[r->sel[j]] = s;
-    }
+    if (cc_clean_classify(r->cw, r->raw, r->meta, n, 0.0f, r->scores, e))
+        return cc_err_prefix(e, "eval");
     return 0;
 }
 
@@ -198,7 +179,7 @@ long cc_eval_run(const cc_classifier *cl, cc_eval_source *src, size_t max_record
             }
             n++;
         }
-        if (runner_classify(cl, &r, n, e)) goto out;
+        if (runner_classify(&r, n, e)) goto out;
         if (set_reserve(set, set->n + n)) {
             cc_err_set(e, "eval: out of memory for %zu records", set->n + n);
             goto out;
@@ -209,7 +190,7 @@ long cc_eval_run(const cc_classifier *cl, cc_eval_source *src, size_t max_record
     }
     ret = (long)done;
 out:
-    runner_free(cl, &r);
+    runner_free(&r);
     return ret;
 }
 
