@@ -48,8 +48,9 @@ static inline int cc_tool_classifier(cc_registry *reg, const char *plugin, const
     char dir[PATH_MAX] = ".";
     if (conf_path) {
         if (!(doc = cc_ydoc_load_file(conf_path, e))) return -1;
-        snprintf(dir, sizeof dir, "%s", conf_path);
-        snprintf(dir, sizeof dir, "%s", dirname(dir));
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", conf_path);
+        snprintf(dir, sizeof dir, "%s", dirname(tmp)); /* not onto its own source */
     }
     int rc = cc_classifier_create(reg, plugin, plugin, doc ? doc->root : NULL, dir, cl, e);
     cc_ydoc_free(&doc);

@@ -1,4 +1,5 @@
-/* attention.c - one transformer encoder layer as in tsai's TST (post-norm):
+/* attention.c - one transformer encoder layer as in tsai's TST (post-norm),
+ * forward and (at the end) training forward + backward:
  *
  *   x = norm1(x + MHA(x) W_O^T);  x = norm2(x + W_2 act(W_1 x + b_1) + b_2)
  *
@@ -14,6 +15,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 static size_t enc_chunk(const nn_encoder *c, size_t B)
 {
@@ -103,4 +105,136 @@ void nn_encoder_forward(const nn_encoder *c, size_t B, const nn_encoder_params *
         add_inplace(rows * D, tmp, xc);
         norm(c, rows, p->n2a, p->n2b, xc);
     }
+}
+
+/* ---- training: forward keeping the intermediates, backward -----------------
+ *
+ * The training forward runs the whole batch at once (rows = B x T) and keeps
+ * per record qkv [T][3D], the context [T][D], s1 = x + attention [T][D],
+ * x1 = norm1(s1), the feed-forward pre-activation and activation [T][dff]
+ * and s2 = x1 + ff [T][D]; the attention weights P are recomputed per record
+ * and head in the backward (T x T each would not fit for the TST). Softmax is
+ * normalised before P V here (the inference path scales the context rows
+ * instead: the same numbers to rounding). Backward, per head:
+ *   dV = P^T dctx,  dP = dctx V^T,  dS = P (dP - rowsum(dP P)) / sqrt(d_k),
+ *   dQ = dS K,  dK = dS^T Q.
+ * Norms: LayerNorm, or BatchNorm with frozen running statistics.
+ */
+
+static size_t enc_cache_per_rec(const nn_encoder *c)
+{
+    return c->T * (7 * c->D + 2 * c->dff);
+}
+
+size_t nn_encoder_train_cache(const nn_encoder *c, size_t B)
+{
+    return B * enc_cache_per_rec(c);
+}
+
+size_t nn_encoder_backward_scratch(const nn_encoder *c, size_t B)
+{
+    return B * c->T * (8 * c->D + c->dff) + 2 * c->T * c->T;
+}
+
+typedef struct enc_cache {
+    float *qkv, *ctx, *s1, *x1, *hpre, *hact, *s2;
+} enc_cache;
+
+static enc_cache enc_cache_at(const nn_encoder *c, size_t B, float *cache)
+{
+    const size_t R = B * c->T, D = c->D, F = c->dff;
+    enc_cache k;
+    k.qkv = cache, k.ctx = k.qkv + R * 3 * D, k.s1 = k.ctx + R * D, k.x1 = k.s1 + R * D;
+    k.hpre = k.x1 + R * D, k.hact = k.hpre + R * F, k.s2 = k.hact + R * F;
+    return k;
+}
+
+/* S = scale Q_h K_h^T, then the normalised softmax, for record r, head h. */
+static void enc_probs(const nn_encoder *c, const float *qkv_r, size_t h, float *S)
+{
+    const size_t T = c->T, D = c->D, dk = D / c->heads;
+    const float *q = qkv_r + h * dk;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)dk,
+                1.0f / sqrtf((float)dk), q, (int)(3 * D), q + D, (int)(3 * D), 0.0f, S, (int)T);
+    nn_softmax_forward(T, T, S, 0);
+}
+
+void nn_encoder_train_forward(const nn_encoder *c, size_t B, const nn_encoder_params *p,
+                              const float *x, float *out, float *cache, float *scratch)
+{
+    const size_t T = c->T, D = c->D, H = c->heads, dk = D / H, F = c->dff, R = B * T;
+    enc_cache k = enc_cache_at(c, B, cache);
+    nn_linear_forward(R, D, 3 * D, x, p->wqkv, NULL, k.qkv);
+    for (size_t r = 0; r < B; r++)
+        for (size_t h = 0; h < H; h++) {
+            const float *qr = k.qkv + r * T * 3 * D;
+            enc_probs(c, qr, h, scratch);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dk, (int)T, 1.0f,
+                        scratch, (int)T, qr + 2 * D + h * dk, (int)(3 * D), 0.0f,
+                        k.ctx + r * T * D + h * dk, (int)D);
+        }
+    nn_linear_forward(R, D, D, k.ctx, p->wo, NULL, k.s1);
+    add_inplace(R * D, x, k.s1);
+    memcpy(k.x1, k.s1, R * D * sizeof *k.x1);
+    norm(c, R, p->n1a, p->n1b, k.x1);
+    nn_linear_forward(R, D, F, k.x1, p->ff1w, p->ff1b, k.hpre);
+    memcpy(k.hact, k.hpre, R * F * sizeof *k.hact);
+    nn_act_forward(c->gelu ? NN_ACT_GELU : NN_ACT_RELU, R * F, k.hact);
+    nn_linear_forward(R, F, D, k.hact, p->ff2w, p->ff2b, k.s2);
+    add_inplace(R * D, k.x1, k.s2);
+    memcpy(out, k.s2, R * D * sizeof *out);
+    norm(c, R, p->n2a, p->n2b, out);
+}
+
+static void norm_backward(const nn_encoder *c, size_t R, const float *s, const float *a,
+                          const float *mean, const float *var, const float *dy, float *ds,
+                          float *dw, float *db)
+{
+    if (c->layernorm)
+        nn_layernorm_backward(R, c->D, s, a, c->eps, dy, ds, dw, db);
+    else
+        nn_batchnorm_backward(1, c->D, R, s, mean, var, a, c->eps, dy, ds, dw, db, 1);
+}
+
+void nn_encoder_backward(const nn_encoder *c, size_t B, const nn_encoder_params *p,
+                         const nn_encoder_stats *st, const nn_encoder_grads *g, const float *x,
+                         float *cache, const float *dout, float *din, float *scratch)
+{
+    const size_t T = c->T, D = c->D, H = c->heads, dk = D / H, F = c->dff, R = B * T;
+    enc_cache k = enc_cache_at(c, B, cache);
+    float *ds2 = scratch, *dx1 = ds2 + R * D, *dh = dx1 + R * D, *dctx = dh + R * F;
+    float *dqkv = dctx + R * D, *ds1 = dqkv + R * 3 * D, *P = ds1 + R * D, *dP = P + T * T;
+    /* x2 = norm2(s2), s2 = x1 + ff2(act(ff1(x1))) */
+    norm_backward(c, R, k.s2, p->n2a, st->mean2, st->var2, dout, ds2, g->n2w, g->n2b);
+    nn_linear_backward(R, F, D, k.hact, p->ff2w, ds2, dh, g->ff2w, g->ff2b);
+    nn_act_backward(c->gelu ? NN_ACT_GELU : NN_ACT_RELU, R * F, k.hpre, k.hact, dh, dh);
+    nn_linear_backward(R, D, F, k.x1, p->ff1w, dh, dx1, g->ff1w, g->ff1b);
+    add_inplace(R * D, ds2, dx1);
+    /* x1 = norm1(s1), s1 = x + ctx W_O^T */
+    norm_backward(c, R, k.s1, p->n1a, st->mean1, st->var1, dx1, ds1, g->n1w, g->n1b);
+    nn_linear_backward(R, D, D, k.ctx, p->wo, ds1, dctx, g->wo, NULL);
+    const float scale = 1.0f / sqrtf((float)dk);
+    for (size_t r = 0; r < B; r++)
+        for (size_t h = 0; h < H; h++) {
+            const float *qr = k.qkv + r * T * 3 * D, *dc = dctx + r * T * D + h * dk;
+            float *dq = dqkv + r * T * 3 * D + h * dk;
+            enc_probs(c, qr, h, P);
+            /* dV = P^T dctx; dP = dctx V^T */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dk, (int)T, 1.0f, P,
+                        (int)T, dc, (int)D, 0.0f, dq + 2 * D, (int)(3 * D));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)dk, 1.0f, dc,
+                        (int)D, qr + 2 * D + h * dk, (int)(3 * D), 0.0f, dP, (int)T);
+            for (size_t t = 0; t < T; t++) {
+                float sum = 0.0f, *pr = P + t * T, *dr = dP + t * T;
+                for (size_t j = 0; j < T; j++) sum += pr[j] * dr[j];
+                for (size_t j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - sum) * scale;
+            }
+            /* dQ = dS K; dK = dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dk, (int)T, 1.0f,
+                        dP, (int)T, qr + D + h * dk, (int)(3 * D), 0.0f, dq, (int)(3 * D));
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dk, (int)T, 1.0f, dP,
+                        (int)T, qr + h * dk, (int)(3 * D), 0.0f, dq + D, (int)(3 * D));
+        }
+    nn_linear_backward(R, D, 3 * D, x, p->wqkv, dqkv, din, g->wqkv, NULL);
+    if (din) add_inplace(R * D, ds1, din);
 }

@@ -159,4 +159,64 @@ void cc_nn_test_input(uint64_t seed, size_t index, float *x, size_t len);
  * seed, uniform in [lo, hi). Mirrored in tools/export_torch.py. */
 float cc_nn_init_value(uint64_t seed, const char *name, uint64_t i, double lo, double hi);
 
+/* ---- training (train.c) ------------------------------------------------------
+ * llm.c style: the gradients live in one flat buffer with the parameters'
+ * offsets (cc_nn_buf_len floats; tensor i's gradient is at
+ * cc_nn_param_at(m, i)->offset). A cc_nn_tws keeps every layer's output of a
+ * training forward (and the LSTM's gates and cell states, the encoder's
+ * intermediates) for the backward pass. Every layer type has a backward
+ * pass; dropout is the identity (no dropout in training) and BatchNorm (also
+ * inside the encoder) uses its running statistics, frozen: its weight and
+ * bias train, running_mean/var keep their loaded values (PyTorch's eval-mode
+ * BatchNorm, not batch statistics). */
+
+typedef struct cc_nn_tws cc_nn_tws;
+
+/* A training workspace for batches of up to max_batch records; NULL with e on
+ * allocation failure. */
+cc_nn_tws *cc_nn_tws_new(const cc_nn_model *m, size_t max_batch, cc_err *e);
+
+/* Frees the workspace and sets *w to NULL. */
+void cc_nn_tws_free(cc_nn_tws **w);
+
+/* Training forward of n records x[n * input_len]: keeps every activation in w
+ * and returns the raw outputs [n * n_outputs] (inside w, valid until the next
+ * call), or NULL with e. */
+const float *cc_nn_train_forward(const cc_nn_model *m, cc_nn_tws *w, const float *x, size_t n,
+                                 cc_err *e);
+
+/* The training loss of the last forward's outputs out[n * n_outputs] against
+ * label[n] (1 clean, 0 artefact), each record weighted by w_clean or
+ * w_artefact: mean over records of weight x loss, where the loss follows the
+ * card's output map - sigmoid: binary cross entropy on the logit
+ * out[index]; exp (log_softmax head): NLL of the target class (index for
+ * clean, the other of two for an artefact); softmax / identity: -log of the
+ * target's probability (or BCE on the single probability). Writes dL/dout to
+ * dout[n * n_outputs]. Returns the loss, or NaN with e for an unsupported head. */
+double cc_nn_loss(const cc_nn_model *m, const float *out, const uint8_t *label, size_t n,
+                  double w_clean, double w_artefact, float *dout, cc_err *e);
+
+/* Backward of the last cc_nn_train_forward() from dout [n * n_outputs]:
+ * accumulates dL/dparam into grad[cc_nn_buf_len] (zero it per step
+ * yourself) and writes dL/dx to dx[n * input_len] unless dx is NULL. */
+int cc_nn_backward(const cc_nn_model *m, cc_nn_tws *w, const float *dout, float *grad, float *dx,
+                   cc_err *e);
+
+/* Length of the flat parameter buffer (loaded + derived tensors), floats. */
+size_t cc_nn_buf_len(const cc_nn_model *m);
+
+/* The parameter buffer for writing (an optimiser step); call
+ * cc_nn_params_changed() afterwards. A model being trained must not be shared
+ * with other threads. */
+float *cc_nn_params_mut(cc_nn_model *m);
+void cc_nn_params_changed(cc_nn_model *m);
+
+/* Refills every loaded tensor from the documented seeded generator (a fresh
+ * initialisation for training, docs/NN.md). */
+void cc_nn_reinit(cc_nn_model *m, uint64_t seed);
+
+/* Writes the loaded (non-derived) tensors to a safetensors file with
+ * metadata pairs (NULL-ended, may be NULL). 0 or -1 with e. */
+int cc_nn_save_weights(const cc_nn_model *m, const char *path, const char *const *meta, cc_err *e);
+
 #endif

@@ -1,5 +1,8 @@
-/* layers.c - forward kernels of the convolutional and element-wise layers.
- * See nn_layers.h for layouts; backward passes (issue 5) go beside each one.
+/* layers.c - forward and backward kernels of the convolutional and
+ * element-wise layers.
+ * See nn_layers.h for layouts. Each forward has its backward (training)
+ * beside it: conv1d, pooling, linear, activations, softmax, LayerNorm,
+ * BatchNorm (frozen statistics).
  *
  * Conv1d is im2col + one cblas_sgemm. For small outputs (the CNNs' later
  * layers, a few dozen positions) the im2col columns of a chunk of records are
@@ -206,6 +209,68 @@ int nn_conv1d_fusable(const nn_conv1d *c)
     return conv_direct(c) || conv_batched(c);
 }
 
+/* Backward of conv1d (training): chunks of records side by side as in the
+ * forward's batched path. With col = im2col(x) [cin*k][m*lout] and dy
+ * gathered to [cout][m*lout]: dW += dy col^T, db += row sums of dy, and
+ * dcol = W^T dy scattered back (col2im, accumulating) into din. */
+static size_t conv_bwd_chunk(const nn_conv1d *c, size_t B)
+{
+    size_t per = (c->cin * c->k + c->cout) * c->lout;
+    size_t nb = (64u * 1024u) / (per ? per : 1);
+    if (nb < 1) nb = 1;
+    return nb < B ? nb : B;
+}
+
+size_t nn_conv1d_backward_scratch(const nn_conv1d *c, size_t B)
+{
+    return conv_bwd_chunk(c, B) * (c->cin * c->k + c->cout) * c->lout;
+}
+
+NN_HOT static void col2im_add(const nn_conv1d *c, const float *col, size_t ldc, float *din)
+{
+    const size_t s = c->stride;
+    for (size_t kk = 0; kk < c->k; kk++) {
+        const long off = (long)(kk * c->dil) - (long)c->pad;
+        size_t lo, hi;
+        tap_range(c, off, &lo, &hi);
+        for (size_t ci = 0; ci < c->cin; ci++) {
+            const float *src = col + (ci * c->k + kk) * ldc;
+            float *dst = din + ci * c->lin + off;
+            for (size_t o = lo; o < hi; o++) dst[o * s] += src[o];
+        }
+    }
+}
+
+void nn_conv1d_backward(const nn_conv1d *c, size_t B, const float *in, const float *w,
+                        const float *dout, float *din, float *dw, float *db, float *scratch)
+{
+    const size_t kin = c->cin * c->k, isz = c->cin * c->lin, osz = c->cout * c->lout;
+    const size_t nb = conv_bwd_chunk(c, B);
+    float *col = scratch, *dy = scratch + nb * kin * c->lout;
+    if (din) memset(din, 0, B * isz * sizeof *din);
+    for (size_t b0 = 0; b0 < B; b0 += nb) {
+        const size_t m = B - b0 < nb ? B - b0 : nb, ld = m * c->lout;
+        for (size_t j = 0; j < m; j++) {
+            im2col(c, in + (b0 + j) * isz, col + j * c->lout, ld);
+            for (size_t co = 0; co < c->cout; co++)
+                memcpy(dy + co * ld + j * c->lout, dout + (b0 + j) * osz + co * c->lout,
+                       c->lout * sizeof *dy);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->cout, (int)kin, (int)ld, 1.0f,
+                    dy, (int)ld, col, (int)ld, 1.0f, dw, (int)kin);
+        if (db)
+            for (size_t co = 0; co < c->cout; co++) {
+                float acc = 0.0f;
+                for (size_t j = 0; j < ld; j++) acc += dy[co * ld + j];
+                db[co] += acc;
+            }
+        if (!din) continue;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kin, (int)ld, (int)c->cout, 1.0f,
+                    w, (int)kin, dy, (int)ld, 0.0f, col, (int)ld);
+        for (size_t j = 0; j < m; j++) col2im_add(c, col + j * c->lout, ld, din + (b0 + j) * isz);
+    }
+}
+
 /* Max pooling with kernel == stride == K and no padding, K a constant so the
  * strided loads vectorise as shuffles. */
 #define MAXPOOL_K(K)                                                                               \
@@ -254,6 +319,33 @@ NN_HOT void nn_pool1d_forward(const nn_pool1d *p, size_t rows, const float *in, 
     }
 }
 
+/* Backward of pooling: max routes each output gradient to the first maximum
+ * of its window (PyTorch's choice on ties), average spreads it over the
+ * window's k slots (padding included, so slots outside the input drop). */
+void nn_pool1d_backward(const nn_pool1d *p, size_t rows, const float *in, const float *dout,
+                        float *din)
+{
+    const float scale = 1.0f / (float)p->k;
+    memset(din, 0, rows * p->lin * sizeof *din);
+    for (size_t r = 0; r < rows; r++) {
+        const float *x = in + r * p->lin, *dy = dout + r * p->lout;
+        float *dx = din + r * p->lin;
+        for (size_t o = 0; o < p->lout; o++) {
+            long best = -1;
+            float m = -INFINITY;
+            for (size_t k = 0; k < p->k; k++) {
+                long i = (long)(o * p->stride + k) - (long)p->pad;
+                if (i < 0 || (size_t)i >= p->lin) continue;
+                if (!p->is_max)
+                    dx[i] += dy[o] * scale;
+                else if (best < 0 || x[i] > m || isnan(x[i]))
+                    m = x[i], best = i;
+            }
+            if (p->is_max && best >= 0) dx[best] += dy[o];
+        }
+    }
+}
+
 NN_HOT static void add_bias(size_t rows, size_t n, const float *bias, float *out)
 {
     for (size_t r = 0; r < rows; r++)
@@ -266,6 +358,20 @@ void nn_linear_forward(size_t rows, size_t nin, size_t nout, const float *in, co
     if (bias) add_bias(rows, nout, bias, out);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)nout, (int)nin, 1.0f, in,
                 (int)nin, w, (int)nin, bias ? 1.0f : 0.0f, out, (int)nout);
+}
+
+/* dW += dout^T in, db += column sums of dout, din = dout W (din may be NULL). */
+void nn_linear_backward(size_t rows, size_t nin, size_t nout, const float *in, const float *w,
+                        const float *dout, float *din, float *dw, float *db)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nout, (int)nin, (int)rows, 1.0f, dout,
+                (int)nout, in, (int)nin, 1.0f, dw, (int)nin);
+    if (db)
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < nout; j++) db[j] += dout[r * nout + j];
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)nin, (int)nout, 1.0f,
+                    dout, (int)nout, w, (int)nin, 0.0f, din, (int)nin);
 }
 
 NN_HOT void nn_sigmoid_inplace(size_t n, float *x)
@@ -306,6 +412,32 @@ void nn_act_forward(nn_act a, size_t n, float *x)
     }
 }
 
+/* din = dout * f'(x), from the output y = f(x) (ReLU, sigmoid, tanh) or the
+ * input x (GELU: Phi(x) + x phi(x), exact erf form as the forward). */
+NN_HOT void nn_act_backward(nn_act a, size_t n, const float *x, const float *y, const float *dout,
+                            float *din)
+{
+    for (size_t i = 0; i < n; i++) {
+        float d;
+        switch (a) {
+        case NN_ACT_RELU:
+            d = y[i] > 0.0f ? 1.0f : 0.0f;
+            break;
+        case NN_ACT_SIGMOID:
+            d = y[i] * (1.0f - y[i]);
+            break;
+        case NN_ACT_TANH:
+            d = 1.0f - y[i] * y[i];
+            break;
+        default:
+            d = 0.5f * (1.0f + nn_erff(x[i] * 0.70710678118654752f)) +
+                x[i] * 0.39894228040143268f * nn_expf(-0.5f * x[i] * x[i]);
+            break;
+        }
+        din[i] = dout[i] * d;
+    }
+}
+
 /* Float reductions do not vectorise without -ffast-math, so the max and the
  * sum run on 16-lane partials (vector extensions), the exp loop plainly. */
 NN_HOT void nn_softmax_forward(size_t rows, size_t n, float *x, int log)
@@ -332,6 +464,19 @@ NN_HOT void nn_softmax_forward(size_t rows, size_t n, float *x, int log)
         for (; j < n; j++) s += v[j];
         const float inv = 1.0f / s;
         for (j = 0; j < n; j++) v[j] *= inv;
+    }
+}
+
+/* From the outputs y [rows][n]: softmax din = y (dout - sum(dout y)),
+ * log-softmax din = dout - exp(y) sum(dout). */
+void nn_softmax_backward(size_t rows, size_t n, const float *y, const float *dout, float *din,
+                         int log)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *v = y + r * n, *g = dout + r * n;
+        float *d = din + r * n, s = 0.0f;
+        for (size_t j = 0; j < n; j++) s += log ? g[j] : g[j] * v[j];
+        for (size_t j = 0; j < n; j++) d[j] = log ? g[j] - expf(v[j]) * s : v[j] * (g[j] - s);
     }
 }
 
@@ -370,6 +515,54 @@ NN_HOT void nn_layernorm_forward(size_t rows, size_t n, const float *w, const fl
         for (size_t j = 0; j < n; j++) var += (v[j] - mean) * (v[j] - mean);
         float inv = 1.0f / sqrtf(var / (float)n + eps);
         for (size_t j = 0; j < n; j++) v[j] = (v[j] - mean) * inv * w[j] + b[j];
+    }
+}
+
+/* LayerNorm backward from the layer's input x: with xh = (x - mean) inv,
+ * dw += sum dy xh, db += sum dy, din = inv (g - mean(g) - xh mean(g xh)),
+ * g = dy w. */
+void nn_layernorm_backward(size_t rows, size_t n, const float *x, const float *w, float eps,
+                           const float *dout, float *din, float *dw, float *db)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *v = x + r * n, *dy = dout + r * n;
+        float mean = 0.0f, var = 0.0f, mg = 0.0f, mgx = 0.0f;
+        for (size_t j = 0; j < n; j++) mean += v[j];
+        mean /= (float)n;
+        for (size_t j = 0; j < n; j++) var += (v[j] - mean) * (v[j] - mean);
+        const float inv = 1.0f / sqrtf(var / (float)n + eps);
+        for (size_t j = 0; j < n; j++) {
+            const float xh = (v[j] - mean) * inv, g = dy[j] * w[j];
+            dw[j] += dy[j] * xh;
+            db[j] += dy[j];
+            mg += g, mgx += g * xh;
+        }
+        mg /= (float)n, mgx /= (float)n;
+        if (din)
+            for (size_t j = 0; j < n; j++)
+                din[r * n + j] = inv * (dy[j] * w[j] - mg - (v[j] - mean) * inv * mgx);
+    }
+}
+
+/* BatchNorm backward with its running statistics (frozen: the folded affine
+ * y = x scale + shift of inference, PyTorch's eval mode): dweight += sum dy
+ * (x - mean) / sqrt(var + eps), dbias += sum dy, din = dy scale. Layout as
+ * nn_affine_forward: [B][C][L], or [B*L][C] with channels_last. */
+void nn_batchnorm_backward(size_t B, size_t C, size_t L, const float *x, const float *mean,
+                           const float *var, const float *scale, float eps, const float *dout,
+                           float *din, float *dw, float *db, int channels_last)
+{
+    for (size_t c = 0; c < C; c++) {
+        const float is = 1.0f / sqrtf(var[c] + eps);
+        float sw = 0.0f, sb = 0.0f;
+        for (size_t b = 0; b < B; b++)
+            for (size_t l = 0; l < L; l++) {
+                const size_t o = channels_last ? (b * L + l) * C + c : (b * C + c) * L + l;
+                sw += dout[o] * (x[o] - mean[c]) * is;
+                sb += dout[o];
+                if (din) din[o] = dout[o] * scale[c];
+            }
+        dw[c] += sw, db[c] += sb;
     }
 }
 

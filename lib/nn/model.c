@@ -142,7 +142,7 @@ static void fold_bn(float *w, size_t C, float eps)
     }
 }
 
-static void compute_derived(cc_nn_model *m)
+void nn_compute_derived(cc_nn_model *m)
 {
     for (size_t i = 0; i < m->n_layers; i++) {
         nn_layer *l = &m->layers[i];
@@ -202,7 +202,7 @@ void cc_nn_ws_free(cc_nn_ws **w)
     *w = NULL;
 }
 
-static void run_layer(const cc_nn_model *m, const nn_layer *l, size_t B, const float *in,
+void nn_layer_forward(const cc_nn_model *m, const nn_layer *l, size_t B, const float *in,
                       float *out, float *scratch)
 {
     const size_t ni = B * l->in_r * l->in_c;
@@ -233,9 +233,7 @@ static void run_layer(const cc_nn_model *m, const nn_layer *l, size_t B, const f
     case NN_L_LSTM: {
         const nn_lstm *s = &l->u.lstm;
         nn_lstm_dir p[32]; /* card.c allows at most 16 layers x 2 directions */
-        for (size_t k = 0; k < s->layers * s->dirs; k++)
-            p[k] = (nn_lstm_dir){nn_tensor_ptr(m, l, 5 * k), nn_tensor_ptr(m, l, 5 * k + 1),
-                                 nn_tensor_ptr(m, l, 5 * k + 4)};
+        nn_lstm_params(m, l, p);
         nn_lstm_forward(s, B, in, p, out, scratch);
         break;
     }
@@ -243,17 +241,7 @@ static void run_layer(const cc_nn_model *m, const nn_layer *l, size_t B, const f
         nn_add_bcast_forward(B, l->in_r * l->in_c, nn_tensor_ptr(m, l, 0), out);
         break;
     case NN_L_ENCODER: {
-        int ln = l->u.enc.layernorm;
-        nn_encoder_params p = {nn_tensor_ptr(m, l, 0),
-                               nn_tensor_ptr(m, l, 3),
-                               nn_tensor_ptr(m, l, ln ? 8 : 12),
-                               nn_tensor_ptr(m, l, ln ? 9 : 13),
-                               nn_tensor_ptr(m, l, 4),
-                               nn_tensor_ptr(m, l, 5),
-                               nn_tensor_ptr(m, l, 6),
-                               nn_tensor_ptr(m, l, 7),
-                               nn_tensor_ptr(m, l, ln ? 10 : 18),
-                               nn_tensor_ptr(m, l, ln ? 11 : 19)};
+        nn_encoder_params p = nn_encoder_params_of(m, l);
         nn_encoder_forward(&l->u.enc, B, &p, out, scratch);
         break;
     }
@@ -305,11 +293,11 @@ static const float *forward(const cc_nn_model *m, cc_nn_ws *w, const float *x, s
             continue;
         }
         if (l->in_place && cur != x) {
-            run_layer(m, l, n, cur, (float *)cur, w->scratch);
+            nn_layer_forward(m, l, n, cur, (float *)cur, w->scratch);
             continue;
         }
         float *dst = bufs[next];
-        run_layer(m, l, n, cur, dst, w->scratch);
+        nn_layer_forward(m, l, n, cur, dst, w->scratch);
         cur = dst, next ^= 1;
     }
     return cur;
@@ -552,7 +540,7 @@ static int load_card(cc_nn_model *m, const cc_ydoc *doc, const char *path, cc_er
         m->weights_desc = full;
         if (load_file(m, full, e)) return -1;
     }
-    compute_derived(m);
+    nn_compute_derived(m);
     return selftest(m, cc_y_get(r, "selftest"), e);
 }
 

@@ -95,6 +95,39 @@ static inline float *nn_tensor_ptr(const cc_nn_model *m, const nn_layer *l, size
     return m->buf + m->tensors[l->p0 + j].p.offset;
 }
 
+/* Recomputes the derived tensors (folded BatchNorm, summed LSTM biases,
+ * sinusoidal tables) from the loaded ones; after load and after a training
+ * step changed the parameters. */
+void nn_compute_derived(cc_nn_model *m);
+
+/* The plain forward of one layer over a batch of B (no fusion): out gets
+ * the layer's output (in is copied first for in-place layers). train.c
+ * keeps every layer's output this way. */
+void nn_layer_forward(const cc_nn_model *m, const nn_layer *l, size_t B, const float *in,
+                      float *out, float *scratch);
+
+/* The per-(layer, direction) parameter pointers of an LSTM layer l into
+ * p[layers * dirs] (tensors 5k..5k+4: w_ih, w_hh, b_ih, b_hh, summed bias). */
+static inline void nn_lstm_params(const cc_nn_model *m, const nn_layer *l, nn_lstm_dir *p)
+{
+    for (size_t k = 0; k < l->u.lstm.layers * l->u.lstm.dirs; k++)
+        p[k] = (nn_lstm_dir){nn_tensor_ptr(m, l, 5 * k), nn_tensor_ptr(m, l, 5 * k + 1),
+                             nn_tensor_ptr(m, l, 5 * k + 4)};
+}
+
+/* The parameter pointers of an encoder layer l (tensors: 0-2 W_Q, W_K, W_V
+ * stacked, 3 W_O, 4-7 feed-forward; LayerNorm 8-11 weight/bias x 2;
+ * BatchNorm 8-13 and 14-19: weight, bias, mean, var, folded scale, shift). */
+static inline nn_encoder_params nn_encoder_params_of(const cc_nn_model *m, const nn_layer *l)
+{
+    int ln = l->u.enc.layernorm;
+    return (nn_encoder_params){
+        nn_tensor_ptr(m, l, 0),           nn_tensor_ptr(m, l, 3), nn_tensor_ptr(m, l, ln ? 8 : 12),
+        nn_tensor_ptr(m, l, ln ? 9 : 13), nn_tensor_ptr(m, l, 4), nn_tensor_ptr(m, l, 5),
+        nn_tensor_ptr(m, l, 6),           nn_tensor_ptr(m, l, 7), nn_tensor_ptr(m, l, ln ? 10 : 18),
+        nn_tensor_ptr(m, l, ln ? 11 : 19)};
+}
+
 /* Scratch floats layer l needs for a batch of B. */
 size_t nn_layer_scratch(const nn_layer *l, size_t B);
 
