@@ -76,6 +76,7 @@ typedef struct ccd {
     void *zctx;
     void **in_socks;                        /* [boot_cfg->ninputs], owned by the ingest thread */
     void *dec_sock, *clean_sock, *mon_sock; /* owned by the output thread; NULL if off */
+    void *ctl_sock; /* REP: shift-crew commands (clear/relearn), owned by the output thread */
     ccd_queue *work, *out;
     ccd_counters c;
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cc_metrics.h"
@@ -49,6 +50,17 @@ int ccd_output_open(ccd *d, cc_err *e)
         open_pub(d, "clean", &c->clean, &d->clean_sock, e) ||
         open_pub(d, "monitor", &c->monitor, &d->mon_sock, e))
         return -1;
+    if (c->control.endpoint[0]) {
+        d->ctl_sock = zmq_socket(d->zctx, ZMQ_REP);
+        int linger = 0;
+        zmq_setsockopt(d->ctl_sock, ZMQ_LINGER, &linger, sizeof linger);
+        if (!d->ctl_sock || (c->control.bind ? zmq_bind(d->ctl_sock, c->control.endpoint)
+                                             : zmq_connect(d->ctl_sock, c->control.endpoint)))
+            return cc_err_set(e, "control output %s: cannot %s: %s", c->control.endpoint,
+                              c->control.bind ? "bind" : "connect", zmq_strerror(errno));
+        log_info("control: REP %s %s", c->control.bind ? "bound to" : "connected to",
+                 c->control.endpoint);
+    }
     if (!(d->mon = cc_monitor_new(&c->monitor_cfg, e))) return cc_err_prefix(e, "monitor");
     cc_alert_sink_config sc;
     cc_alert_sink_config_default(&sc);
@@ -63,7 +75,8 @@ void ccd_output_close(ccd *d)
     if (d->dec_sock) zmq_close(d->dec_sock);
     if (d->clean_sock) zmq_close(d->clean_sock);
     if (d->mon_sock) zmq_close(d->mon_sock);
-    d->dec_sock = d->clean_sock = d->mon_sock = NULL;
+    if (d->ctl_sock) zmq_close(d->ctl_sock);
+    d->dec_sock = d->clean_sock = d->mon_sock = d->ctl_sock = NULL;
     cc_alert_sink_free(&d->sink);
     cc_monitor_free(&d->mon);
 }
@@ -249,6 +262,70 @@ static void tick(ccd *d, double dt, uint64_t *last_received, uint64_t *lost_seen
     if (d->http) render_metrics(d, txt, now);
 }
 
+/* Runs one shift-crew command: "clear CH", "clear all" or "relearn CH".
+ * Alert transitions it causes go out like any other (alert topic, journal,
+ * command). Writes a one-line reply starting with "ok" or "error". */
+static void control_command(ccd *d, const char *req, char *reply, size_t len, cc_text *txt)
+{
+    char verb[16] = "", arg[32] = "";
+    uint64_t now = ccd_real_ns();
+    tick_ctx tc = {d, txt, now};
+    cc_err e = {""};
+    if (sscanf(req, "%15s %31s", verb, arg) != 2 ||
+        (strcmp(verb, "clear") && strcmp(verb, "relearn"))) {
+        snprintf(reply, len,
+                 "error: unknown command '%.60s' (known: clear CHANNEL|all, relearn CHANNEL)", req);
+        return;
+    }
+    if (!strcmp(verb, "clear") && !strcmp(arg, "all")) {
+        int n = 0;
+        for (size_t i = 0; i < cc_monitor_count(d->mon, CC_MON_CHANNEL); i++)
+            n += cc_monitor_clear(d->mon, cc_monitor_id(d->mon, CC_MON_CHANNEL, i), now, on_alert,
+                                  &tc, NULL) == 1;
+        snprintf(reply, len, "ok: %d alarm%s cleared", n, n == 1 ? "" : "s");
+        return;
+    }
+    char *end;
+    unsigned long ch = strtoul(arg, &end, 10);
+    if (*end || ch > UINT32_MAX) {
+        snprintf(reply, len, "error: '%s' is not a channel number", arg);
+        return;
+    }
+    int r = !strcmp(verb, "clear")
+                ? cc_monitor_clear(d->mon, (uint32_t)ch, now, on_alert, &tc, &e)
+                : cc_monitor_relearn(d->mon, (uint32_t)ch, now, on_alert, &tc, &e);
+    if (r < 0)
+        snprintf(reply, len, "error: %s", e.msg);
+    else if (!strcmp(verb, "clear"))
+        snprintf(reply, len, r ? "ok: channel %lu cleared" : "ok: channel %lu was not in ALARM",
+                 ch);
+    else
+        snprintf(reply, len, "ok: channel %lu learns its baseline again", ch);
+    log_notice("control: '%s' -> %s", req, reply);
+}
+
+/* Answers pending control requests without blocking. */
+static void poll_control(ccd *d, cc_text *txt)
+{
+    if (!d->ctl_sock) return;
+    for (int k = 0; k < 16; k++) {
+        char req[128], reply[256];
+        int n = zmq_recv(d->ctl_sock, req, sizeof req - 1, ZMQ_DONTWAIT);
+        if (n < 0) return;
+        req[n < (int)sizeof req - 1 ? n : (int)sizeof req - 1] = '\0';
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(d->ctl_sock, ZMQ_RCVMORE, &more, &ml);
+        while (more) { /* a request is one frame; drop extras */
+            char junk[64];
+            zmq_recv(d->ctl_sock, junk, sizeof junk, 0);
+            zmq_getsockopt(d->ctl_sock, ZMQ_RCVMORE, &more, &ml);
+        }
+        control_command(d, req, reply, sizeof reply, txt);
+        zmq_send(d->ctl_sock, reply, strlen(reply), 0);
+    }
+}
+
 void *ccd_output_main(void *arg)
 {
     ccd *d = arg;
@@ -262,8 +339,10 @@ void *ccd_output_main(void *arg)
         uint64_t now = ccd_mono_ns();
         int wait_ms = now >= next ? 0 : (int)((next - now) / 1000000) + 1;
         if (wait_ms > 200) wait_ms = 200;
+        if (d->ctl_sock && wait_ms > 50) wait_ms = 50; /* answer the crew promptly */
         size_t n = ccd_queue_pop(d->out, (void **)items, 256, wait_ms, 0);
         for (size_t i = 0; i < n; i++) publish(d, items[i]);
+        poll_control(d, &txt);
         now = ccd_mono_ns();
         if (now >= next) {
             tick(d, (double)(now - last_tick) / 1e9, &last_rec, &lost_seen, &txt);

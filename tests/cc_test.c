@@ -215,6 +215,7 @@ void cct_daemon_init(cct_daemon *v)
     snprintf(v->ep_dec, sizeof v->ep_dec, "tcp://127.0.0.1:%d", cct_free_port());
     snprintf(v->ep_clean, sizeof v->ep_clean, "tcp://127.0.0.1:%d", cct_free_port());
     snprintf(v->ep_mon, sizeof v->ep_mon, "tcp://127.0.0.1:%d", cct_free_port());
+    snprintf(v->ep_ctl, sizeof v->ep_ctl, "tcp://127.0.0.1:%d", cct_free_port());
 }
 
 void cct_daemon_conf(cct_daemon *v, const char *body)
@@ -227,9 +228,11 @@ void cct_daemon_conf(cct_daemon *v, const char *body)
                      "  decisions: {endpoint: %s}\n"
                      "  clean: {endpoint: %s}\n"
                      "  monitor: {endpoint: %s}\n"
+                     "  control: {endpoint: %s}\n"
                      "plugin_dir: %s\n"
                      "%s",
-                     v->ep_in, v->ep_dec, v->ep_clean, v->ep_mon, cct_env("CC_PLUGIN_DIR"), body);
+                     v->ep_in, v->ep_dec, v->ep_clean, v->ep_mon, v->ep_ctl,
+                     cct_env("CC_PLUGIN_DIR"), body);
     ck_assert_int_lt(n, (int)sizeof text);
     cct_write_file(v->conf, text, (size_t)n);
 }

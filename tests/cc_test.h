@@ -76,18 +76,18 @@ int cct_daemon_stop(pid_t pid, int sig, int timeout_ms);
 
 typedef struct cct_daemon {
     char dir[256], conf[512], log[512];
-    char ep_in[64], ep_dec[64], ep_clean[64], ep_mon[64];
+    char ep_in[64], ep_dec[64], ep_clean[64], ep_mon[64], ep_ctl[64];
     cct_notify notify;
     pid_t pid;
     void *ctx, *push, *dec, *clean, *mon; /* push: records in; dec/clean/mon: SUBs */
 } cct_daemon;
 
-/* Makes a temp dir and picks four free loopback ports (input, decisions,
- * clean, monitor). */
+/* Makes a temp dir and picks five free loopback ports (input, decisions,
+ * clean, monitor, control). */
 void cct_daemon_init(cct_daemon *v);
 
-/* Writes v->conf: a PULL input bound at ep_in, the three PUB outputs,
- * plugin_dir = $CC_PLUGIN_DIR, then body (classifiers, channels, ...). */
+/* Writes v->conf: a PULL input bound at ep_in, the three PUB outputs, the
+ * control REP at ep_ctl, plugin_dir = $CC_PLUGIN_DIR, then body (classifiers, channels, ...). */
 void cct_daemon_conf(cct_daemon *v, const char *body);
 
 /* Starts the daemon on v->conf with a notify socket, waits for READY=1 and

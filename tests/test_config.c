@@ -85,6 +85,8 @@ START_TEST(test_shipped_default)
     ck_assert_float_eq(c->fallback.cutoff, 0.5f);
     ck_assert_ptr_eq(cc_config_channel(c, 7), &c->fallback);
 
+    ck_assert_str_eq(c->control.endpoint, "tcp://127.0.0.1:5559");
+    ck_assert_int_eq(c->control.bind, 1);
     ck_assert_int_eq(c->workers, 2);
     ck_assert_int_eq(c->max_batch, 64);
     ck_assert_int_eq(c->max_wait_ms, 5);
@@ -237,7 +239,7 @@ START_TEST(test_unknown_keys)
         "c.yaml:3:5: unknown key 'sockt'", "(known: endpoint, socket, mode, subscribe, hwm)", NULL);
     refused(INPUT "outputs:\n  decision: {endpoint: tcp://127.0.0.1:6001}\n" CLASSIFY CHANNELS,
             "c.yaml:4:3: unknown key 'decision' in outputs",
-            "(known: decisions, clean, monitor, hwm)", NULL);
+            "(known: decisions, clean, monitor, control, hwm)", NULL);
     refused(
         INPUT
         "outputs:\n  decisions: {endpoint: tcp://127.0.0.1:6001, bind: true}\n" CLASSIFY CHANNELS,

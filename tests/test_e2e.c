@@ -17,12 +17,12 @@
 
 #include "cc_test.h"
 
-/* Runs `cryoclean replay` with args; returns its exit status. */
-static int replay(const char *const *args, const char *log)
+/* Runs `cryoclean CMD args...` with output to log; returns its exit status. */
+static int tool(const char *cmd, const char *const *args, const char *log)
 {
     char exe[1024];
     CCT_BUILD("tools/cryoclean", exe);
-    const char *argv[40] = {exe, "replay"};
+    const char *argv[40] = {exe, cmd};
     int k = 2;
     for (; args[k - 2] && k < 39; k++) argv[k] = args[k - 2];
     argv[k] = NULL;
@@ -37,6 +37,11 @@ static int replay(const char *const *args, const char *log)
     int st;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int replay(const char *const *args, const char *log)
+{
+    return tool("replay", args, log);
 }
 
 static char *slurp(const char *path)
@@ -280,6 +285,30 @@ START_TEST(rate_jump_raises_alert)
     ck_assert_msg(!strncmp(paged, "7 alarm ", 8) && strstr(paged, "env=alarm"), "command saw: %s",
                   paged);
     free(paged);
+
+    /* the shift crew clears the latched ALARM by hand */
+    char clog[512];
+    snprintf(clog, sizeof clog, "%s/alert-clear.log", v.dir);
+    const char *clear[] = {"clear", "7", "--endpoint", v.ep_ctl, NULL};
+    ck_assert_int_eq(tool("alert", clear, clog), 0);
+    char *answer = slurp(clog);
+    ck_assert_msg(strstr(answer, "ok: channel 7 cleared") != NULL, "answer: %s", answer);
+    free(answer);
+    int cleared = 0;
+    while (!cleared && zmq_poll(&p, 1, 5000) > 0) {
+        char topic[32], msg[2048];
+        int tl = zmq_recv(al, topic, sizeof topic - 1, 0);
+        int ml = zmq_recv(al, msg, sizeof msg - 1, 0);
+        topic[tl > 0 ? tl : 0] = msg[ml > 0 ? ml : 0] = '\0';
+        cleared = !strncmp(topic, "alert/007/", 10) && strstr(msg, "\"cause\":\"cleared\"") &&
+                  strstr(msg, "\"from\":\"alarm\"");
+    }
+    ck_assert_msg(cleared, "no 'cleared' transition for channel 7 on alert/007/");
+    const char *unknown[] = {"clear", "99", "--endpoint", v.ep_ctl, NULL};
+    ck_assert_int_eq(tool("alert", unknown, clog), 1);
+    answer = slurp(clog);
+    ck_assert_msg(strstr(answer, "error:") && strstr(answer, "99"), "answer: %s", answer);
+    free(answer);
     zmq_close(al);
     ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
     cct_daemon_down(&v);

@@ -108,7 +108,7 @@ int cmd_demo(int argc, char **argv)
                    "Starts cryocleand on its embedded default configuration, feeds it simulated\n"
                    "records at HZ (default 200/s) and prints every Nth decision (default 25) and\n"
                    "the rates each second, until Ctrl-C or S seconds. Uses the default loopback\n"
-                   "ports 5555-5558.\n");
+                   "ports 5555-5559.\n");
             return 0;
         default:
             return 2;
@@ -138,7 +138,7 @@ int cmd_demo(int argc, char **argv)
     pid_t rpid = -1;
     if (wait_ready(fd, dpid, 20000)) {
         fprintf(stderr, "cryoclean demo: the daemon did not become ready (see its messages "
-                        "above; are ports 5555-5558 free?)\n");
+                        "above; are ports 5555-5559 free?)\n");
         goto out;
     }
     printf("cryoclean demo: daemon ready; publishing simulated records at %s/s on "

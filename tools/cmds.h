@@ -15,6 +15,7 @@ CC_CMD(train);
 CC_CMD(plot);
 CC_CMD(demo);
 CC_CMD(import);
+CC_CMD(alert);
 #undef CC_CMD
 
 #endif

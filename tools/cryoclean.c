@@ -19,6 +19,7 @@ int main(int argc, char **argv)
         {"replay", cmd_replay, "publish records from a file or live simulation over ZeroMQ"},
         {"watch", cmd_watch, "print the decisions (and monitors) a daemon publishes"},
         {"top", cmd_top, "live console of rates, artefact fractions and alerts"},
+        {"alert", cmd_alert, "clear a latched alarm or relearn a channel's baseline"},
         {"import", cmd_import, "check a model card + weights and run its self-test"},
         {"classify", cmd_classify, "classify every record of an HDF5 file"},
         {"eval", cmd_eval, "evaluate a model on a labelled file"},

@@ -61,6 +61,7 @@ typedef struct cc_config {
     cc_conf_input *inputs;
     size_t ninputs;
     cc_conf_output decisions, clean, monitor;
+    cc_conf_output control; /* REP socket for the shift crew (clear/relearn alerts) */
     int out_hwm;
 
     char plugin_dir[CC_ENDPOINT_MAX]; /* empty: the caller's default */

@@ -256,7 +256,7 @@ static int parse_root(cc_config *c, cc_err *e)
         if (parse_input(ins->kids[i], &c->inputs[i], e)) return -1;
     }
 
-    static const char *const okeys[] = {"decisions", "clean", "monitor", "hwm", NULL};
+    static const char *const okeys[] = {"decisions", "clean", "monitor", "control", "hwm", NULL};
     const cc_ynode *outs = cc_y_get(r, "outputs");
     if (!outs) return cc_y_err(e, r, "missing required key 'outputs'");
     int64_t hwm = c->out_hwm;
@@ -264,6 +264,7 @@ static int parse_root(cc_config *c, cc_err *e)
         parse_output(outs, "decisions", &c->decisions, e) ||
         parse_output(outs, "clean", &c->clean, e) ||
         parse_output(outs, "monitor", &c->monitor, e) ||
+        parse_output(outs, "control", &c->control, e) ||
         cc_y_i64(outs, "hwm", 0, 0, 100000000, &hwm, e))
         return -1;
     c->out_hwm = (int)hwm;
