@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
 #include "cc_nn.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -90,40 +91,21 @@ static double bench_engine(const cc_nn_model *m, size_t B, double seconds)
 
 int main(int argc, char **argv)
 {
-    double seconds = 2.0;
-    int torch = 1;
-    const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-            seconds = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--no-torch"))
-            torch = 0;
-        else if (!strcmp(argv[i], "--models") && i + 1 < argc)
-            only = argv[++i];
-        else {
-            fprintf(stderr, "usage: bench_nn [--seconds S] [--no-torch] [--models a,b]\n"
-                            "(run from the source root)\n");
-            return 2;
-        }
-    }
+    bench_args args = {.seconds = 2.0, .torch = 1};
+    if (bench_parse(argc, argv, "bench_nn", 0, &args)) return 2;
+    double seconds = args.seconds;
+    int torch = args.torch;
     openblas_set_num_threads(1);
-    const struct {
-        const char *name, *card;
-    } models[] = {{"cnn", "conf/models/cnn.yaml"},
-                  {"tscn", "conf/models/tscn.yaml"},
-                  {"lstm", "conf/models/lstm.yaml"},
-                  {"tst", "conf/models/tst.yaml"},
-                  {"cait", "tests/golden/nn/cait-cnn.yaml"}};
     const size_t batches[] = {1, 32, 256};
     double peak = sgemm_peak(2.0);
     printf("sgemm peak (1024^3, 1 thread): %.1f GFLOP/s\n\n", peak);
     printf("| model | MFLOP/rec | batch | cryoclean rec/s | PyTorch rec/s | ratio | cryoclean "
            "GFLOP/s | %% of sgemm peak |\n|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
-    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
-        if (only && !strstr(only, models[k].name)) continue;
+    for (size_t k = 0; k < BENCH_NMODELS; k++) {
+        if (!bench_wanted(&args, k)) continue;
         cc_err e;
-        cc_nn_model *m = cc_nn_load(models[k].card, &e);
+        cc_nn_model *m = cc_nn_load(bench_models[k].card, &e);
         if (!m) {
             fprintf(stderr, "bench_nn: %s (run from the source root)\n", e.msg);
             return 1;
@@ -132,7 +114,7 @@ int main(int argc, char **argv)
         if (torch) {
             char cmd[1024];
             snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/bench_nn_torch.py %s %g 1 32 256",
-                     models[k].card, seconds);
+                     bench_models[k].card, seconds);
             FILE *p = popen(cmd, "r");
             char line[256];
             while (p && fgets(line, sizeof line, p)) {
@@ -152,8 +134,8 @@ int main(int argc, char **argv)
                 snprintf(rs, sizeof rs, "%.0f", ref[j]);
                 snprintf(ratio, sizeof ratio, "%.2fx", r / ref[j]);
             }
-            printf("| %s | %.2f | %zu | %.0f | %s | %s | %.1f | %.0f%% |\n", models[k].name, mf,
-                   batches[j], r, rs, ratio, g, 100.0 * g / peak);
+            printf("| %s | %.2f | %zu | %.0f | %s | %s | %.1f | %.0f%% |\n", bench_models[k].name,
+                   mf, batches[j], r, rs, ratio, g, 100.0 * g / peak);
             fflush(stdout);
         }
         cc_nn_free(&m);

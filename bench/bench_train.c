@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_args.h"
 #include "cc_nn.h"
 #include "cc_train.h"
 
@@ -78,51 +79,30 @@ static double bench_engine(cc_nn_model *m, size_t B, double seconds, char *why, 
 
 int main(int argc, char **argv)
 {
-    double seconds = 3;
-    int torch = 1;
-    size_t B = 64;
-    const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-            seconds = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--no-torch"))
-            torch = 0;
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
-            B = (size_t)atol(argv[++i]);
-        else if (!strcmp(argv[i], "--models") && i + 1 < argc)
-            only = argv[++i];
-        else {
-            fprintf(stderr, "usage: bench_train [--seconds S] [--no-torch] [--batch B] "
-                            "[--models a,b]\n(run from the source root)\n");
-            return 2;
-        }
-    }
+    bench_args args = {.seconds = 3, .torch = 1, .batch = 64};
+    if (bench_parse(argc, argv, "bench_train", 1, &args)) return 2;
+    double seconds = args.seconds;
+    int torch = args.torch;
+    size_t B = args.batch;
     openblas_set_num_threads(1);
-    const struct {
-        const char *name, *card;
-    } models[] = {{"cnn", "conf/models/cnn.yaml"},
-                  {"cait", "tests/golden/nn/cait-cnn.yaml"},
-                  {"tscn", "conf/models/tscn.yaml"},
-                  {"lstm", "conf/models/lstm.yaml"},
-                  {"tst", "conf/models/tst.yaml"}};
     printf("training step (forward, loss, backward, Adam), batch %zu, 1 thread\n\n", B);
     printf("| model | params | cryoclean rec/s | PyTorch rec/s | ratio |\n|---|---|---|---|---|\n");
     fflush(stdout);
-    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
-        if (only && !strstr(only, models[k].name)) continue;
+    for (size_t k = 0; k < BENCH_NMODELS; k++) {
+        if (!bench_wanted(&args, k)) continue;
         cc_err e;
-        cc_nn_model *m = cc_nn_load(models[k].card, &e);
+        cc_nn_model *m = cc_nn_load(bench_models[k].card, &e);
         if (!m) {
             fprintf(stderr, "bench_train: %s (run from the source root)\n", e.msg);
             return 1;
         }
         char why[512] = "";
         double r = bench_engine(m, B, seconds, why, sizeof why), ref = 0;
-        if (r < 0) fprintf(stderr, "bench_train: %s: %s\n", models[k].name, why);
+        if (r < 0) fprintf(stderr, "bench_train: %s: %s\n", bench_models[k].name, why);
         if (torch) {
             char cmd[1024], line[256];
             snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/bench_train_torch.py %s %g %zu",
-                     models[k].card, seconds, B);
+                     bench_models[k].card, seconds, B);
             FILE *p = popen(cmd, "r");
             while (p && fgets(line, sizeof line, p))
                 if (!strncmp(line, "rec/s ", 6)) ref = atof(line + 6);
@@ -132,7 +112,8 @@ int main(int argc, char **argv)
         if (ref > 0) snprintf(rs, sizeof rs, "%.0f", ref);
         if (r > 0) snprintf(cs, sizeof cs, "%.0f", r);
         if (r > 0 && ref > 0) snprintf(ratio, sizeof ratio, "%.2fx", r / ref);
-        printf("| %s | %zu | %s | %s | %s |\n", models[k].name, cc_nn_n_params(m), cs, rs, ratio);
+        printf("| %s | %zu | %s | %s | %s |\n", bench_models[k].name, cc_nn_n_params(m), cs, rs,
+               ratio);
         fflush(stdout);
         cc_nn_free(&m);
     }

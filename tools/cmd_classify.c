@@ -709,12 +709,12 @@ int cmd_classify(int argc, char **argv)
 
     if (start_workers(&j, w, tid, o.threads, &nstarted, &e)) goto out;
     cc_progress bar;
-    uint64_t todo = (in.n_events - resume) * in.n_channels;
+    uint64_t to_do = (in.n_events - resume) * in.n_channels;
     if (!o.quiet) {
         if (resume)
             fprintf(stderr, "cryoclean classify: resuming %s after %llu complete events\n",
                     cc_clean_out_group(out), (unsigned long long)resume);
-        cc_progress_start(&bar, "classify", todo, "rec");
+        cc_progress_start(&bar, "classify", to_do, "rec");
     }
     double t0 = now_s();
     int s = stream(&j, rd, out, resume, chunk, &t, o.quiet ? NULL : &bar, &done, &e);

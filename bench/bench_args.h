@@ -1,0 +1,59 @@
+/* bench_args.h - what bench_nn and bench_train share: their command line
+ * (--seconds S, --no-torch, --models a,b, and --batch B where it applies)
+ * and the models they measure (the paper's four cards and the Cait CNN,
+ * paths relative to the source root). */
+#ifndef CC_BENCH_ARGS_H
+#define CC_BENCH_ARGS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bench_args {
+    double seconds;
+    int torch;        /* also run the PyTorch reference */
+    size_t batch;     /* --batch (only when allowed) */
+    const char *only; /* comma-separated model names, or NULL for all */
+} bench_args;
+
+static const struct bench_model {
+    const char *name, *card;
+} bench_models[] = {{"cnn", "conf/models/cnn.yaml"},
+                    {"tscn", "conf/models/tscn.yaml"},
+                    {"lstm", "conf/models/lstm.yaml"},
+                    {"tst", "conf/models/tst.yaml"},
+                    {"cait", "tests/golden/nn/cait-cnn.yaml"}};
+#define BENCH_NMODELS (sizeof bench_models / sizeof bench_models[0])
+
+/* Parses argv over the defaults in a; with_batch allows --batch. Prints the
+ * usage of prog and returns -1 on anything else. */
+static inline int bench_parse(int argc, char **argv, const char *prog, int with_batch,
+                              bench_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+            a->seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--no-torch"))
+            a->torch = 0;
+        else if (with_batch && !strcmp(argv[i], "--batch") && i + 1 < argc)
+            a->batch = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--models") && i + 1 < argc)
+            a->only = argv[++i];
+        else {
+            fprintf(stderr,
+                    "usage: %s [--seconds S] [--no-torch]%s [--models a,b]\n"
+                    "(run from the source root)\n",
+                    prog, with_batch ? " [--batch B]" : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* 1 when model k was asked for. */
+static inline int bench_wanted(const bench_args *a, size_t k)
+{
+    return !a->only || strstr(a->only, bench_models[k].name) != NULL;
+}
+
+#endif
