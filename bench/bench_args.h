@@ -1,13 +1,31 @@
 /* bench_args.h - what bench_nn and bench_train share: their command line
- * (--seconds S, --no-torch, --models a,b, and --batch B where it applies)
- * and the models they measure (the paper's four cards and the Cait CNN,
- * paths relative to the source root). */
+ * (--seconds S, --no-torch, --models a,b, and --batch B where it applies),
+ * the models they measure (the paper's four cards and the Cait CNN, paths
+ * relative to the source root) and their clocks. */
 #ifndef CC_BENCH_ARGS_H
 #define CC_BENCH_ARGS_H
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Wall-clock seconds (CLOCK_MONOTONIC). */
+static inline double bench_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of this thread: on a shared machine, time spent descheduled does
+ * not count (everything runs in this thread: OpenBLAS has 1 thread). */
+static inline double bench_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 typedef struct bench_args {
     double seconds;

@@ -24,36 +24,22 @@
 
 void openblas_set_num_threads(int num_threads);
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* CPU time of this thread: on a shared machine, time spent descheduled does
  * not count (everything runs in this thread: OpenBLAS has 1 thread). */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double sgemm_peak(double seconds)
 {
     const int n = 1024;
     float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
           *c = malloc(sizeof(float) * n * n);
     for (int i = 0; i < n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.2f;
-    double best = 0, t_end = now() + seconds;
+    double best = 0, t_end = bench_wall() + seconds;
     do {
-        double t0 = cpu_now();
+        double t0 = bench_cpu();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
                     n);
-        double g = 2.0 * n * n * n / (cpu_now() - t0) / 1e9;
+        double g = 2.0 * n * n * n / (bench_cpu() - t0) / 1e9;
         best = g > best ? g : best;
-    } while (now() < t_end);
+    } while (bench_wall() < t_end);
     free(a), free(b), free(c);
     return best;
 }
@@ -67,23 +53,23 @@ static double bench_engine(const cc_nn_model *m, size_t B, double seconds)
     cc_nn_score(m, w, x, B, p, &e); /* warm-up */
     /* best (minimum) CPU time per call over groups of k calls lasting >= 5 ms,
      * within a window of `seconds` */
-    double t1 = cpu_now();
+    double t1 = bench_cpu();
     cc_nn_score(m, w, x, B, p, &e);
-    double one = cpu_now() - t1;
+    double one = bench_cpu() - t1;
     size_t k = one > 0.005 ? 1 : (size_t)(0.005 / (one > 1e-7 ? one : 1e-7)) + 1;
     size_t groups = 0;
-    double t0 = now(), best = 1e30;
+    double t0 = bench_wall(), best = 1e30;
     do {
-        t1 = cpu_now();
+        t1 = bench_cpu();
         for (size_t i = 0; i < k; i++)
             if (cc_nn_score(m, w, x, B, p, &e)) {
                 fprintf(stderr, "bench_nn: %s\n", e.msg);
                 exit(1);
             }
-        double dt = (cpu_now() - t1) / (double)k;
+        double dt = (bench_cpu() - t1) / (double)k;
         if (dt > 0 && dt < best) best = dt;
         groups++;
-    } while (now() - t0 < seconds || groups < 3);
+    } while (bench_wall() - t0 < seconds || groups < 3);
     cc_nn_ws_free(&w);
     free(x), free(p);
     return (double)B / best;

@@ -25,20 +25,6 @@
 #include "cc_nn.h"
 #include "cc_train.h"
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Training records/s of one thread, or -1 (with why) if no workspace. */
 static double bench_engine(cc_nn_model *m, size_t B, double seconds, char *why, size_t wlen)
 {
@@ -57,10 +43,10 @@ static double bench_engine(cc_nn_model *m, size_t B, double seconds, char *why, 
         lab[i] = i % 3 != 0;
     }
     uint64_t t = 0;
-    double best = 1e30, t0 = wall_now();
+    double best = 1e30, t0 = bench_wall();
     int groups = 0;
     for (;;) {
-        double c0 = cpu_now();
+        double c0 = bench_cpu();
         for (int k = 0; k < 5; k++) {
             const float *y = cc_nn_train_forward(m, w, x, B, &e);
             cc_nn_loss(m, y, lab, B, 0.75, 1.5, dout, &e);
@@ -68,9 +54,9 @@ static double bench_engine(cc_nn_model *m, size_t B, double seconds, char *why, 
             cc_nn_backward(m, w, dout, g, NULL, &e);
             cc_train_adam_step(m, g, am, av, ++t, 1e-6, 0.9, 0.999, 1e-8);
         }
-        double dt = (cpu_now() - c0) / 5;
+        double dt = (bench_cpu() - c0) / 5;
         if (dt > 0 && dt < best) best = dt;
-        if (++groups >= 3 && wall_now() - t0 >= seconds) break;
+        if (++groups >= 3 && bench_wall() - t0 >= seconds) break;
     }
     free(x), free(dout), free(g), free(am), free(av), free(lab);
     cc_nn_tws_free(&w);
