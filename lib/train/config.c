@@ -22,6 +22,7 @@ void cc_train_config_default(cc_train_config *c)
     c->balance = 1;
     c->weak_shuffle = 1;
     c->pileup_p = 0.2, c->noise_p = 0.2, c->noise_lo = 0.01, c->noise_hi = 0.1;
+    c->pileup_ratio_lo = c->pileup_ratio_hi = 1.0;
     c->shift_max = 26;
     strcpy(c->source_dir, ".");
 }
@@ -78,6 +79,23 @@ static int u32_key(const cc_ynode *m, const char *k, int64_t lo, int64_t hi, uin
     return 0;
 }
 
+/* augment.KEY: [lo, hi] with 0 <= lo <= hi <= max (absent: unchanged). */
+static int range_key(const cc_ynode *a, const char *key, double max, double *lo, double *hi,
+                     cc_err *e)
+{
+    const cc_ynode *n = cc_y_get(a, key);
+    if (!n) return 0;
+    double *v = NULL;
+    size_t k = 0;
+    if (cc_y_f64_list(n, &v, &k, e)) return -1;
+    int bad = k != 2 || !(v[0] >= 0 && v[1] >= v[0] && v[1] <= max);
+    if (!bad) *lo = v[0], *hi = v[1];
+    free(v);
+    if (bad)
+        return cc_y_err(e, n, "augment.%s: expected [lo, hi] with 0 <= lo <= hi <= %g", key, max);
+    return 0;
+}
+
 static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc_err *e)
 {
     static const char *const keys[] = {
@@ -87,7 +105,8 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
                                         "group", "max_per_file", NULL};
     static const char *const okeys[] = {"lr", "beta1", "beta2", "eps", NULL};
     static const char *const lkeys[] = {"balance", NULL};
-    static const char *const akeys[] = {"pileup_p", "noise_p", "noise_sigma", "shift_max", NULL};
+    static const char *const akeys[] = {"pileup_p",    "pileup_ratio", "pileup_near", "noise_p",
+                                        "noise_sigma", "shift_max",    NULL};
     const char *s = NULL;
     int64_t i64;
     if (cc_y_expect(t, CC_Y_MAP, "train", e) || cc_y_check_keys(t, keys, e) ||
@@ -157,18 +176,10 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
             cc_y_f64(a, "noise_p", 0, 0, 1, &c->noise_p, e) ||
             u32_key(a, "shift_max", 0, 100000, &c->shift_max, e))
             return -1;
-        const cc_ynode *ns = cc_y_get(a, "noise_sigma");
-        if (ns) {
-            double *v = NULL;
-            size_t n = 0;
-            if (cc_y_f64_list(ns, &v, &n, e)) return -1;
-            int bad = n != 2 || !(v[0] >= 0 && v[1] >= v[0] && v[1] <= 10);
-            if (!bad) c->noise_lo = v[0], c->noise_hi = v[1];
-            free(v);
-            if (bad)
-                return cc_y_err(e, ns,
-                                "augment.noise_sigma: expected [lo, hi] with 0 <= lo <= hi <= 10");
-        }
+        if (range_key(a, "noise_sigma", 10, &c->noise_lo, &c->noise_hi, e) ||
+            range_key(a, "pileup_ratio", 1, &c->pileup_ratio_lo, &c->pileup_ratio_hi, e) ||
+            cc_y_f64(a, "pileup_near", 0, 0, 1, &c->pileup_near, e))
+            return -1;
     }
     if (!*c->checkpoint) snprintf(c->checkpoint, sizeof c->checkpoint, "%s.ckpt", c->output);
     return 0;

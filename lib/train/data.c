@@ -150,6 +150,7 @@ void tr_augment(const cc_train_config *c, tr_rng *r, const float *x, uint8_t lab
      * which branches are taken */
     const double u_pile = tr_uniform(r), u_dt = tr_uniform(r), u_noise = tr_uniform(r);
     const double u_sig = tr_uniform(r), u_shift = tr_uniform(r);
+    const double u_near = tr_uniform(r), u_ratio = tr_uniform(r);
     const uint64_t noise_key = tr_next(r);
     float tmp[8192];
     float *y = len <= 8192 ? tmp : out;
@@ -157,8 +158,16 @@ void tr_augment(const cc_train_config *c, tr_rng *r, const float *x, uint8_t lab
     memcpy(y, x, len * sizeof *y);
     *out_label = label;
     if (label && tr_pileup_class(cls) && u_pile < c->pileup_p && len > 4) {
-        size_t dt = 1 + (size_t)(u_dt * (double)(3 * len / 4 - 1));
-        for (size_t j = len; j-- > dt;) y[j] += x[j - dt] - x[0];
+        /* onset difference in bins over [1, 3L/4]: uniform, or log-uniform
+         * (close pile-up, the hard case) with probability pileup_near */
+        const double dmax = (double)(3 * len / 4);
+        size_t dt = u_near < c->pileup_near ? (size_t)exp(u_dt * log(dmax))
+                                            : 1 + (size_t)(u_dt * (dmax - 1));
+        if (dt < 1) dt = 1;
+        if (dt > 3 * len / 4) dt = 3 * len / 4;
+        const float g =
+            (float)(c->pileup_ratio_lo + (c->pileup_ratio_hi - c->pileup_ratio_lo) * u_ratio);
+        for (size_t j = len; j-- > dt;) y[j] += g * (x[j - dt] - x[0]);
         *out_label = 0, rescale = 1;
     }
     if (u_noise < c->noise_p) {
