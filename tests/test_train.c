@@ -15,8 +15,11 @@
 #include <sys/stat.h>
 
 #include "cc_nn.h"
+#include "cc_preproc.h"
+#include "cc_sim.h"
 #include "cc_test.h"
 #include "cc_train.h"
+#include "train_int.h"
 
 static char dir[512];
 
@@ -271,12 +274,88 @@ START_TEST(shipped_default)
 }
 END_TEST
 
+/* The pile-up augmentation: an event record becomes x + g * (x shifted by dt
+ * bins), min-max scaled and relabelled artefact, with g = pileup_ratio and dt
+ * uniform over [1, 3L/4] or, with pileup_near = 1, log-uniform. Each drawn
+ * record is matched against every dt to recover the onset difference. */
+static int recover_dt(const float *x, const float *out, size_t len, float g)
+{
+    float y[512];
+    for (size_t dt = 1; dt <= 3 * len / 4; dt++) {
+        for (size_t j = 0; j < len; j++) y[j] = x[j] + (j >= dt ? g * (x[j - dt] - x[0]) : 0.0f);
+        cc_prep_minmax(y, len);
+        double d = 0;
+        for (size_t j = 0; j < len; j++) d = fmax(d, fabs(y[j] - out[j]));
+        if (d < 1e-6) return (int)dt;
+    }
+    return -1;
+}
+
+START_TEST(augment_pileup)
+{
+    enum { L = 512, DRAWS = 600 };
+    float x[L], out[L];
+    for (int j = 0; j < L; j++) {
+        double t = j - 100.0;
+        x[j] = (float)(t >= 0 ? exp(-t / 30.0) - exp(-t / 2.0) : 0.0);
+    }
+    cc_prep_minmax(x, L);
+    cc_train_config c;
+    cc_train_config_default(&c);
+    ck_assert(c.pileup_ratio_lo == 1 && c.pileup_ratio_hi == 1 && c.pileup_near == 0);
+    c.pileup_p = 1, c.noise_p = 0, c.shift_max = 0;
+    c.pileup_ratio_lo = c.pileup_ratio_hi = 0.25;
+    for (int near = 0; near <= 1; near++) {
+        c.pileup_near = near;
+        tr_rng r = tr_stream(7, (uint64_t)near, 0);
+        int close = 0, hist_max = 0;
+        for (int i = 0; i < DRAWS; i++) {
+            uint8_t lab = 1;
+            tr_augment(&c, &r, x, 1, CC_SIM_EVENT, L, out, &lab);
+            ck_assert_uint_eq(lab, 0);
+            int dt = recover_dt(x, out, L, 0.25f);
+            ck_assert_msg(dt >= 1, "draw %d: not x + 0.25 x shifted", i);
+            close += dt <= 16;
+            hist_max = dt > hist_max ? dt : hist_max;
+        }
+        /* P(dt <= 16): uniform 16/384 = 0.042; log-uniform ln 17 / ln 384 = 0.476 */
+        double f = (double)close / DRAWS;
+        if (near)
+            ck_assert_msg(f > 0.40 && f < 0.55, "log-uniform: P(dt <= 16) = %g", f);
+        else
+            ck_assert_msg(f < 0.08, "uniform: P(dt <= 16) = %g", f);
+        ck_assert_int_le(hist_max, 3 * L / 4);
+        ck_assert_int_gt(hist_max, L / 2);
+    }
+    /* noise records are never piled up; artefacts keep their label */
+    tr_rng r = tr_stream(7, 9, 0);
+    uint8_t lab = 9;
+    tr_augment(&c, &r, x, 1, CC_SIM_NOISE, L, out, &lab);
+    ck_assert_uint_eq(lab, 1);
+    ck_assert(memcmp(x, out, sizeof x) == 0);
+    tr_augment(&c, &r, x, 0, CC_SIM_EVENT, L, out, &lab);
+    ck_assert_uint_eq(lab, 0);
+    ck_assert(memcmp(x, out, sizeof x) == 0);
+    /* the knobs are read from the config and range-checked */
+    cc_err e = {{0}};
+    setup_data();
+    write_config("knobs", "  augment: {pileup_ratio: [0.1, 0.9], pileup_near: 0.5}\n");
+    ck_assert_int_eq(load_cfg("knobs", &c, &e), 0);
+    ck_assert(c.pileup_ratio_lo == 0.1 && c.pileup_ratio_hi == 0.9 && c.pileup_near == 0.5);
+    cc_train_config_release(&c);
+    write_config("badratio", "  augment: {pileup_ratio: [0.5, 0.2]}\n");
+    ck_assert_int_eq(load_cfg("badratio", &c, &e), -1);
+    ck_assert_msg(strstr(e.msg, "pileup_ratio") && strstr(e.msg, "badratio.yaml:"), "%s", e.msg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 280);
     tcase_add_test(tc, config_errors);
+    tcase_add_test(tc, augment_pileup);
     tcase_add_test(tc, train_end_to_end);
     tcase_add_test(tc, cli);
     tcase_add_test(tc, shipped_default);
