@@ -72,6 +72,7 @@ typedef struct ccd {
     cc_config *boot_cfg;     /* the configuration sockets and threads were made from */
     const char *config_path; /* NULL: embedded default */
     const char *plugin_dir_override;
+    const char *conf_dir; /* base of the embedded default's relative paths (models/) */
 
     void *zctx;
     void **in_socks;                        /* [boot_cfg->ninputs], owned by the ingest thread */

@@ -32,27 +32,33 @@ extern const size_t cc_default_conf_len;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cryocleand [--config FILE] [--plugin-dir DIR] [--check] [--print-config]\n"
-               "\n"
-               "  -c, --config FILE      configuration (default: the embedded default, printed by\n"
-               "                         --print-config; the systemd unit uses " CC_CONF_FILE ")\n"
-               "  -p, --plugin-dir DIR   load classifier plugins from DIR (overrides plugin_dir)\n"
-               "  -t, --check            load the configuration and classifiers, then exit\n"
-               "      --print-config     print the embedded default configuration\n"
-               "  -h, --help             this text\n"
-               "  -V, --version          version\n");
+    fprintf(f,
+            "usage: cryocleand [--config FILE] [--plugin-dir DIR] [--conf-dir DIR] [--check]\n"
+            "                  [--print-config]\n"
+            "\n"
+            "  -c, --config FILE      configuration (default: the embedded default, printed by\n"
+            "                         --print-config; the systemd unit uses " CC_CONF_FILE ")\n"
+            "  -p, --plugin-dir DIR   load classifier plugins from DIR (overrides plugin_dir)\n"
+            "  -d, --conf-dir DIR     where the embedded default's relative paths (its model,\n"
+            "                         models/cnn-default.yaml) resolve; default " CC_CONF_DIR "\n"
+            "  -t, --check            load the configuration and classifiers, then exit\n"
+            "      --print-config     print the embedded default configuration\n"
+            "  -h, --help             this text\n"
+            "  -V, --version          version\n");
 }
 
-static cc_config *load_config(const char *path, cc_err *e)
+/* A file, or the embedded default whose relative paths (models/...) resolve
+ * against conf_dir: the installed configuration directory unless overridden. */
+static cc_config *load_config(const char *path, const char *conf_dir, cc_err *e)
 {
     if (path) return cc_config_load_file(path, e);
-    return cc_config_load_string("<embedded default config>", ".", cc_default_conf,
+    return cc_config_load_string("<embedded default config>", conf_dir, cc_default_conf,
                                  cc_default_conf_len, e);
 }
 
 static ccd_pipeline *load_pipeline(ccd *d, cc_err *e)
 {
-    cc_config *cfg = load_config(d->config_path, e);
+    cc_config *cfg = load_config(d->config_path, d->conf_dir, e);
     if (!cfg) return NULL;
     char dir[CC_ENDPOINT_MAX * 2];
     ccd_plugin_dir(cfg, d->plugin_dir_override, dir, sizeof dir);
@@ -285,24 +291,25 @@ static int run(ccd *d, sigset_t *mask)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"plugin-dir", required_argument, 0, 'p'},
-                                         {"check", no_argument, 0, 't'},
-                                         {"print-config", no_argument, 0, 'P'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {"version", no_argument, 0, 'V'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'},   {"plugin-dir", required_argument, 0, 'p'},
+        {"conf-dir", required_argument, 0, 'd'}, {"check", no_argument, 0, 't'},
+        {"print-config", no_argument, 0, 'P'},   {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},        {0, 0, 0, 0}};
     sigset_t mask;
     take_signals(&mask);
     ccd d = {0};
     int check = 0, o;
-    while ((o = getopt_long(argc, argv, "c:p:thV", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:p:d:thV", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
             d.config_path = optarg;
             break;
         case 'p':
             d.plugin_dir_override = optarg;
+            break;
+        case 'd':
+            d.conf_dir = optarg;
             break;
         case 't':
             check = 1;
@@ -328,6 +335,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!d.plugin_dir_override) d.plugin_dir_override = getenv("CRYOCLEAN_PLUGIN_DIR");
+    if (!d.conf_dir) d.conf_dir = getenv("CRYOCLEAN_CONF_DIR");
+    if (!d.conf_dir) d.conf_dir = CC_CONF_DIR;
     cc_err e = {""};
     ccd_pipeline *p = load_pipeline(&d, &e);
     if (!p) {
@@ -354,7 +363,7 @@ int main(int argc, char **argv)
         return 0;
     }
     /* the boot configuration is a second parse that lives as long as the sockets */
-    d.boot_cfg = load_config(d.config_path, &e);
+    d.boot_cfg = load_config(d.config_path, d.conf_dir, &e);
     if (!d.boot_cfg) {
         log_err("%s", e.msg);
         return 1;

@@ -75,10 +75,14 @@ START_TEST(test_shipped_default)
     ck_assert_int_eq(c->out_hwm, 100000);
     ck_assert_str_eq(c->plugin_dir, "");
 
-    ck_assert_uint_eq(c->nclassifiers, 1);
-    ck_assert_str_eq(c->classifiers[0].name, "cuts");
-    ck_assert_str_eq(c->classifiers[0].plugin, "cuts");
-    ck_assert_ptr_null(c->classifiers[0].config);
+    /* the default classifier is the shipped CNN (nn plugin, conf/models/cnn-default) */
+    ck_assert_uint_eq(c->nclassifiers, 2);
+    ck_assert_str_eq(c->classifiers[0].name, "cnn");
+    ck_assert_str_eq(c->classifiers[0].plugin, "nn");
+    ck_assert_ptr_nonnull(c->classifiers[0].config);
+    ck_assert_str_eq(c->classifiers[1].name, "cuts");
+    ck_assert_str_eq(c->classifiers[1].plugin, "cuts");
+    ck_assert_ptr_null(c->classifiers[1].config);
 
     ck_assert_uint_eq(c->nchannels, 0);
     ck_assert_uint_eq(c->fallback.classifier, 0);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -555,6 +556,37 @@ START_TEST(test_bad_config_at_start)
 }
 END_TEST
 
+/* The embedded default configuration classifies with the shipped CNN: its
+ * relative model path resolves against --conf-dir (the installed confdir by
+ * default; build/conf mirrors it). A missing model is an error naming it. */
+static int run_check(const char *conf_dir, char *out, size_t len)
+{
+    char exe[1024], plugins[1024], cmd[4096];
+    CCT_BUILD("daemon/cryocleand", exe);
+    CCT_BUILD("plugins", plugins);
+    snprintf(cmd, sizeof cmd, "%s --plugin-dir %s --conf-dir %s --check 2>&1", exe, plugins,
+             conf_dir);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_embedded_default_uses_cnn)
+{
+    char conf[1024], out[4096];
+    CCT_BUILD("conf", conf);
+    int rc = run_check(conf, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "<embedded> is valid: 1 inputs, 2 classifiers"), "%s", out);
+    rc = run_check("/nonexistent-confdir", out, sizeof out);
+    ck_assert_msg(rc == 1 && strstr(out, "/nonexistent-confdir/models/cnn-default.yaml"),
+                  "exit %d: %s", rc, out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -565,6 +597,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_reload_under_load);
     tcase_add_test(t, test_sigterm_drains);
     tcase_add_test(t, test_bad_config_at_start);
+    tcase_add_test(t, test_embedded_default_uses_cnn);
     tcase_add_test(t, test_loss_accounting_and_watchdog);
     suite_add_tcase(s, t);
     return s;

@@ -25,6 +25,9 @@
 #include "cmds.h"
 #include "watch.h"
 
+#ifndef CC_CONF_DIR
+#define CC_CONF_DIR "/usr/local/etc/cryoclean"
+#endif
 #ifndef CC_SBIN_DIR
 #define CC_SBIN_DIR "/usr/local/sbin"
 #endif
@@ -114,9 +117,10 @@ int cmd_demo(int argc, char **argv)
             return 2;
         }
     }
-    char daemon[PATH_MAX], plugins[PATH_MAX], self[PATH_MAX];
+    char daemon[PATH_MAX], plugins[PATH_MAX], confdir[PATH_MAX], self[PATH_MAX];
     locate("daemon/cryocleand", CC_SBIN_DIR "/cryocleand", daemon, sizeof daemon);
     locate("plugins", CC_PLUGIN_DIR, plugins, sizeof plugins);
+    locate("conf", CC_CONF_DIR, confdir, sizeof confdir);
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) return fprintf(stderr, "cryoclean demo: cannot find myself\n"), 1;
     self[n] = '\0';
@@ -130,9 +134,10 @@ int cmd_demo(int argc, char **argv)
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a))
         return fprintf(stderr, "cryoclean demo: notify socket: %s\n", strerror(errno)), 1;
 
-    printf("cryoclean demo: starting %s (embedded default config, plugins from %s)\n", daemon,
-           plugins);
-    char *dargv[] = {daemon, "--plugin-dir", plugins, NULL};
+    printf("cryoclean demo: starting %s (embedded default config: the shipped CNN from %s/models,"
+           " plugins from %s)\n",
+           daemon, confdir, plugins);
+    char *dargv[] = {daemon, "--plugin-dir", plugins, "--conf-dir", confdir, NULL};
     pid_t dpid = spawn(dargv, sock);
     int rc = 1;
     pid_t rpid = -1;
