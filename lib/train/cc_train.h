@@ -70,7 +70,8 @@ typedef struct cc_train_config {
     int weak_shuffle; /* 1: batches from one file; 0: records from all files */
     double pileup_p, noise_p, noise_lo, noise_hi;
     double pileup_ratio_lo, pileup_ratio_hi; /* the copy's scale, U(lo, hi); paper: 1 */
-    double pileup_near; /* P(onset difference log-uniform, not uniform); paper: 0 */
+    double pileup_near;     /* P(onset difference log-uniform, not uniform); paper: 0 */
+    uint32_t pileup_dt_min; /* smallest onset difference in input bins; paper: 1 */
     uint32_t shift_max;
     char source_dir[1024]; /* directory of the config (relative paths) */
 } cc_train_config;

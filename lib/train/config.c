@@ -23,6 +23,7 @@ void cc_train_config_default(cc_train_config *c)
     c->weak_shuffle = 1;
     c->pileup_p = 0.2, c->noise_p = 0.2, c->noise_lo = 0.01, c->noise_hi = 0.1;
     c->pileup_ratio_lo = c->pileup_ratio_hi = 1.0;
+    c->pileup_dt_min = 1;
     c->shift_max = 26;
     strcpy(c->source_dir, ".");
 }
@@ -105,8 +106,8 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
                                         "group", "max_per_file", NULL};
     static const char *const okeys[] = {"lr", "beta1", "beta2", "eps", NULL};
     static const char *const lkeys[] = {"balance", NULL};
-    static const char *const akeys[] = {"pileup_p",    "pileup_ratio", "pileup_near", "noise_p",
-                                        "noise_sigma", "shift_max",    NULL};
+    static const char *const akeys[] = {"pileup_p", "pileup_ratio", "pileup_near", "pileup_dt_min",
+                                        "noise_p",  "noise_sigma",  "shift_max",   NULL};
     const char *s = NULL;
     int64_t i64;
     if (cc_y_expect(t, CC_Y_MAP, "train", e) || cc_y_check_keys(t, keys, e) ||
@@ -178,7 +179,8 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
             return -1;
         if (range_key(a, "noise_sigma", 10, &c->noise_lo, &c->noise_hi, e) ||
             range_key(a, "pileup_ratio", 1, &c->pileup_ratio_lo, &c->pileup_ratio_hi, e) ||
-            cc_y_f64(a, "pileup_near", 0, 0, 1, &c->pileup_near, e))
+            cc_y_f64(a, "pileup_near", 0, 0, 1, &c->pileup_near, e) ||
+            u32_key(a, "pileup_dt_min", 1, 100000, &c->pileup_dt_min, e))
             return -1;
     }
     if (!*c->checkpoint) snprintf(c->checkpoint, sizeof c->checkpoint, "%s.ckpt", c->output);

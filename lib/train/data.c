@@ -158,12 +158,13 @@ void tr_augment(const cc_train_config *c, tr_rng *r, const float *x, uint8_t lab
     memcpy(y, x, len * sizeof *y);
     *out_label = label;
     if (label && tr_pileup_class(cls) && u_pile < c->pileup_p && len > 4) {
-        /* onset difference in bins over [1, 3L/4]: uniform, or log-uniform
+        /* onset difference in bins over [dt_min, 3L/4]: uniform, or log-uniform
          * (close pile-up, the hard case) with probability pileup_near */
         const double dmax = (double)(3 * len / 4);
-        size_t dt = u_near < c->pileup_near ? (size_t)exp(u_dt * log(dmax))
-                                            : 1 + (size_t)(u_dt * (dmax - 1));
-        if (dt < 1) dt = 1;
+        const double dmin = c->pileup_dt_min < dmax ? (double)c->pileup_dt_min : dmax;
+        size_t dt = u_near < c->pileup_near ? (size_t)(dmin * exp(u_dt * log(dmax / dmin)))
+                                            : (size_t)(dmin + u_dt * (dmax - dmin + 1));
+        if (dt < (size_t)dmin) dt = (size_t)dmin;
         if (dt > 3 * len / 4) dt = 3 * len / 4;
         const float g =
             (float)(c->pileup_ratio_lo + (c->pileup_ratio_hi - c->pileup_ratio_lo) * u_ratio);
