@@ -225,9 +225,10 @@ void nn_encoder_backward(const nn_encoder *c, size_t B, const nn_encoder_params 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)dk, 1.0f, dc,
                         (int)D, qr + 2 * D + h * dk, (int)(3 * D), 0.0f, dP, (int)T);
             for (size_t t = 0; t < T; t++) {
-                float sum = 0.0f, *pr = P + t * T, *dr = dP + t * T;
-                for (size_t j = 0; j < T; j++) sum += pr[j] * dr[j];
-                for (size_t j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - sum) * scale;
+                double sum = 0.0; /* float loses dS of the small Q/K gradients */
+                float *pr = P + t * T, *dr = dP + t * T;
+                for (size_t j = 0; j < T; j++) sum += (double)pr[j] * dr[j];
+                for (size_t j = 0; j < T; j++) dr[j] = (float)(pr[j] * (dr[j] - sum) * scale);
             }
             /* dQ = dS K; dK = dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dk, (int)T, 1.0f,
