@@ -11,8 +11,9 @@
  * the same card as a CardNet: zero_grad, forward, the same loss, backward,
  * torch.optim.Adam.step. Both time groups of steps in thread CPU time and
  * report the best group over a window of --seconds (default 3), as
- * bench_nn.c does. All five cards train (BatchNorm with frozen statistics
- * here, training-mode BatchNorm in PyTorch: the TST's row differs in that).
+ * bench_nn.c does. All five cards train, with training-mode BatchNorm on both
+ * sides (the engine's default) and dropout active here but the identity in
+ * CardNet.
  * Not a test.
  */
 #include <cblas.h>

@@ -7,6 +7,9 @@
  * with provenance and validation metrics, that a run is bit-for-bit
  * reproducible for a seed, that --resume after an interrupted run gives the
  * uninterrupted run's weights, and that the card works in `cryoclean eval`.
+ * With a BatchNorm + dropout card (PyTorch's train mode): the running
+ * statistics move and are written as trained, a resumed run is still
+ * bit-identical, and batchnorm: frozen / dropout: false change what they say.
  */
 #include <math.h>
 #include <stdio.h>
@@ -118,6 +121,17 @@ START_TEST(config_errors)
     ck_assert_uint_eq(c.batch, 64);
     ck_assert(c.noise_lo == 0.02 && c.noise_hi == 0.05 && !c.weak_shuffle);
     ck_assert(c.pileup_p == 0.2 && c.noise_p == 0.2 && c.shift_max == 26 && c.balance);
+    ck_assert(!c.bn_frozen && c.dropout); /* PyTorch's train mode */
+    cc_train_config_release(&c);
+    write_config("bad4", "  batchnorm: running\n");
+    ck_assert_int_eq(load_cfg("bad4", &c, &e), -1);
+    ck_assert_msg(strstr(e.msg, "batchnorm") && strstr(e.msg, "bad4.yaml:6"), "%s", e.msg);
+    write_config("bad5", "  dropout: sometimes\n");
+    ck_assert_int_eq(load_cfg("bad5", &c, &e), -1);
+    ck_assert_msg(strstr(e.msg, "dropout") && strstr(e.msg, "bad5.yaml:6"), "%s", e.msg);
+    write_config("ok2", "  batchnorm: frozen\n  dropout: false\n");
+    ck_assert_int_eq(load_cfg("ok2", &c, &e), 0);
+    ck_assert(c.bn_frozen && !c.dropout);
     cc_train_config_release(&c);
     /* missing data is reported with the file name */
     write_config("nodata", NULL);
@@ -249,6 +263,116 @@ START_TEST(cli)
 }
 END_TEST
 
+/* A small card with BatchNorm and dropout (sigmoid output, identity map: the
+ * self-test outputs are probabilities, within its tolerance of 1). */
+static void write_bn_card(char *card, size_t len)
+{
+    snprintf(card, len, "%s/bn.yaml", dir);
+    const char *text =
+        "format: cryoclean-model-card/1\nname: bn\n"
+        "input: {length: 512, channels: 1, preprocessing: {downsample: block_mean, scale: "
+        "minmax}}\nweights: {seed: 1}\nlayers:\n"
+        "  - {type: conv1d, name: c1, in: 1, out: 4, kernel: 5, stride: 4, shape: [4, 127]}\n"
+        "  - {type: batchnorm1d, name: bn, features: 4, shape: [4, 127]}\n"
+        "  - {type: relu, shape: [4, 127]}\n"
+        "  - {type: dropout, p: 0.5, shape: [4, 127]}\n"
+        "  - {type: flatten, shape: [1, 508]}\n"
+        "  - {type: linear, name: fc, in: 508, out: 1, shape: [1, 1]}\n"
+        "  - {type: sigmoid, shape: [1, 1]}\n"
+        "output: {map: identity, index: 0}\ncutoff: 0.5\nprovenance: {source: test_train}\n"
+        "selftest: {tolerance: 1, seed: 99, count: 1, outputs: [[0.5]]}\n";
+    cct_write_file(card, text, strlen(text));
+}
+
+static void write_bn_config(const char *name, const char *card, const char *extra)
+{
+    char path[600], text[4096];
+    snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+    snprintf(text, sizeof text,
+             "train:\n  model: %s\n  output: %s.out.yaml\n  name: t-%s\n"
+             "  data: {train: [a.h5, b.h5], validation: [v.h5]}\n"
+             "  optimizer: {lr: 3.0e-3}\n%s",
+             card, name, name, extra ? extra : "");
+    cct_write_file(path, text, strlen(text));
+}
+
+/* The offset and length of tensor name in m's buffer. */
+static size_t tensor_at(const cc_nn_model *m, const char *name, size_t *numel)
+{
+    size_t nt;
+    cc_nn_params(m, &nt);
+    for (size_t i = 0; i < nt; i++) {
+        const cc_nn_param *p = cc_nn_param_at(m, i, NULL);
+        if (!strcmp(p->name, name)) return *numel = p->numel, p->offset;
+    }
+    ck_abort_msg("no tensor %s", name);
+    return 0;
+}
+
+START_TEST(train_batchnorm)
+{
+    setup_data();
+    char card[600], out[600], ckpt[700];
+    write_bn_card(card, sizeof card);
+    write_bn_config("bnrun", card, NULL);
+    cc_train_result r;
+    train("bnrun", 0, 4, &r);
+    snprintf(out, sizeof out, "%s/bnrun.out.yaml", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/bnrun.out.yaml.ckpt", dir);
+    /* the initial parameters: the card reinitialised with the run's seed */
+    cc_err e = {{0}};
+    cc_nn_model *m = cc_nn_load(card, &e);
+    ck_assert_msg(m != NULL, "%s", e.msg);
+    cc_nn_reinit(m, 1);
+    size_t nb = cc_nn_buf_len(m), n1, n2, nm, nv;
+    float *init = malloc(nb * sizeof *init);
+    memcpy(init, cc_nn_params(m, NULL), nb * sizeof *init);
+    const size_t om = tensor_at(m, "bn.running_mean", &nm),
+                 ov = tensor_at(m, "bn.running_var", &nv);
+    float *w1 = params_of(out, &n1);
+    ck_assert_uint_eq(n1, nb);
+    ck_assert_msg(memcmp(w1 + om, init + om, nm * sizeof *w1), "running_mean did not move");
+    ck_assert_msg(memcmp(w1 + ov, init + ov, nv * sizeof *w1), "running_var did not move");
+    for (size_t i = 0; i < nv; i++) ck_assert(isfinite(w1[ov + i]) && w1[ov + i] > 0);
+    /* the written statistics are the trained ones: the checkpoint's best epoch */
+    cc_st_file *f = cc_st_open(ckpt, &e);
+    ck_assert_msg(f != NULL, "%s", e.msg);
+    const cc_st_tensor *t = cc_st_find(f, "best");
+    ck_assert(t != NULL && t->numel == nb);
+    float *best = malloc(nb * sizeof *best);
+    cc_st_to_f32(t, best);
+    ck_assert(!memcmp(best + om, w1 + om, nm * sizeof *w1));
+    ck_assert(!memcmp(best + ov, w1 + ov, nv * sizeof *w1));
+    cc_st_free(&f);
+    free(best);
+    /* with dropout on, interrupted after 2 epochs and resumed to 4: the same weights */
+    train("bnrun", 0, 2, &r);
+    train("bnrun", 1, 4, &r);
+    float *w2 = params_of(out, &n2);
+    ck_assert_msg(n1 == n2 && !memcmp(w1, w2, n1 * sizeof *w1), "resumed run differs");
+    free(w2);
+    /* dropout: false trains differently; batchnorm: frozen keeps the statistics */
+    write_bn_config("bnnodrop", card, "  dropout: false\n");
+    train("bnnodrop", 0, 4, &r);
+    snprintf(out, sizeof out, "%s/bnnodrop.out.yaml", dir);
+    w2 = params_of(out, &n2);
+    ck_assert(n2 == nb && memcmp(w1, w2, nb * sizeof *w1));
+    free(w2);
+    write_bn_config("bnfrozen", card, "  batchnorm: frozen\n");
+    train("bnfrozen", 0, 2, &r);
+    snprintf(out, sizeof out, "%s/bnfrozen.out.yaml", dir);
+    w2 = params_of(out, &n2);
+    ck_assert(!memcmp(w2 + om, init + om, nm * sizeof *w2));
+    ck_assert(!memcmp(w2 + ov, init + ov, nv * sizeof *w2));
+    ck_assert(memcmp(w2, init, nb * sizeof *w2)); /* the rest trained */
+    unsigned char *txt = slurp(out, &n2);
+    ck_assert(strstr((char *)txt, "batchnorm frozen, dropout on"));
+    free(txt);
+    free(w1), free(w2), free(init);
+    cc_nn_free(&m);
+}
+END_TEST
+
 /* The shipped default model loads, passes its self-test and separates the
  * self-test pulses (clean, min-max scaled) from a step (a SQUID-jump shape). */
 START_TEST(shipped_default)
@@ -357,6 +481,7 @@ static Suite *suite(void)
     tcase_add_test(tc, config_errors);
     tcase_add_test(tc, augment_pileup);
     tcase_add_test(tc, train_end_to_end);
+    tcase_add_test(tc, train_batchnorm);
     tcase_add_test(tc, cli);
     tcase_add_test(tc, shipped_default);
     suite_add_tcase(s, tc);

@@ -15,6 +15,15 @@ For each case it writes into tests/golden/grad/:
       dx [B, 512]            dL/dinput
       grad.<tensor>          dL/d<tensor> for every tensor of the card (0 for
                              BatchNorm's running statistics, which do not train)
+  These are eval-mode goldens (net.eval(): BatchNorm on its running statistics;
+  the C side runs them with batchnorm frozen and dropout off).
+  <case>.train.safetensors   for the cases with BatchNorm (TRAIN_CASES): the same
+                             tensors with the net in train() mode (BatchNorm on
+                             the batch statistics; CardNet's dropout is the
+                             identity, so the C side runs them with dropout off),
+                             plus
+      running.<tensor>       running_mean / running_var after that one forward
+                             (momentum 0.1, unbiased batch variance)
 The loss follows the card's output map as lib/nn/train.c does: sigmoid ->
 binary cross entropy on the logit; exp (log_softmax head) -> NLL of the
 target class (output.index for clean, the other class for an artefact).
@@ -76,6 +85,7 @@ CASES = [("cnn", "cnn", None), ("cait-cnn", "cait-cnn", None), ("grad-zoo", "gra
          ("lstm-small", "lstm-small", LSTM_SMALL), ("lstm-uni", "lstm-uni", LSTM_UNI),
          ("norm-zoo", "norm-zoo", NORM_ZOO), ("tst-small", "tst-small", TST_SMALL),
          ("tst-ln", "tst-ln", TST_LN)]
+TRAIN_CASES = ("norm-zoo", "tst-small")  # cases with BatchNorm: also a train()-mode golden
 
 
 def loss_of(arch, y, labels, wt):
@@ -104,24 +114,40 @@ def main():
         prov = {"source": "tools/gen_grad_golden.py (gradient parity golden)"}
         et.write_card(os.path.join(gdir, case + ".yaml"), case, arch, layers, net, {"seed": 1234},
                       prov, 99, B, 1e-5, "gradient parity golden: %s, seeded weights" % case)
-        net.eval()  # dropout is the identity in cryoclean's training too (docs/TRAINING.md)
-        net.zero_grad()
-        xs = torch.from_numpy(np.stack([et.test_input(99, i, 512) for i in range(B)]))
-        xs.requires_grad_(True)
-        labels = torch.tensor(LABELS)
-        wt = torch.where(labels == 1, torch.tensor(W_CLEAN), torch.tensor(W_ARTEFACT)).float()
-        loss = loss_of(arch, net(xs), labels, wt)
-        loss.backward()
-        named = dict(net.named_parameters())
-        tensors = [("input", xs.detach()), ("labels", labels.float()),
-                   ("class_weights", torch.tensor([W_ARTEFACT, W_CLEAN])),
-                   ("loss", loss.detach().reshape(1)), ("dx", xs.grad)]
-        # BatchNorm's running statistics are buffers, not trained: gradient 0
-        tensors += [("grad." + k, named[k].grad if k in named else torch.zeros_like(v))
-                    for k, v in et.declared(net)]
+        net.eval()  # BatchNorm on the running statistics; CardNet's dropout is the identity
+        loss, tensors = grads(net, arch)
         et.write_safetensors(os.path.join(gdir, case + ".grad.safetensors"), tensors,
                              {"source": "tools/gen_grad_golden.py", "torch": torch.__version__})
         print("%s: loss %.6f, %d tensors" % (case, loss.item(), len(tensors) - 5))
+        if case not in TRAIN_CASES:
+            continue
+        net.train()  # BatchNorm on the batch statistics, updating the running ones
+        loss, tensors = grads(net, arch)
+        tensors += [("running." + k, v.clone()) for k, v in et.declared(net)
+                    if k.endswith("running_mean") or k.endswith("running_var")]
+        et.write_safetensors(os.path.join(gdir, case + ".train.safetensors"), tensors,
+                             {"source": "tools/gen_grad_golden.py (train mode)",
+                              "torch": torch.__version__})
+        print("%s train(): loss %.6f, %d tensors" % (case, loss.item(), len(tensors) - 5))
+
+
+def grads(net, arch):
+    """One forward + backward of the fixed batch: the loss and the golden's tensors."""
+    net.zero_grad()
+    xs = torch.from_numpy(np.stack([et.test_input(99, i, 512) for i in range(B)]))
+    xs.requires_grad_(True)
+    labels = torch.tensor(LABELS)
+    wt = torch.where(labels == 1, torch.tensor(W_CLEAN), torch.tensor(W_ARTEFACT)).float()
+    loss = loss_of(arch, net(xs), labels, wt)
+    loss.backward()
+    named = dict(net.named_parameters())
+    tensors = [("input", xs.detach()), ("labels", labels.float()),
+               ("class_weights", torch.tensor([W_ARTEFACT, W_CLEAN])),
+               ("loss", loss.detach().reshape(1)), ("dx", xs.grad)]
+    # BatchNorm's running statistics are buffers, not trained: gradient 0
+    tensors += [("grad." + k, named[k].grad if k in named else torch.zeros_like(v))
+                for k, v in et.declared(net)]
+    return loss, tensors
 
 
 if __name__ == "__main__":

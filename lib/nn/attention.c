@@ -6,8 +6,8 @@
  * MHA: Q, K, V = x W_Q^T, x W_K^T, x W_V^T (no biases; one sgemm against the
  * stacked [3D][D] weights), per head softmax(Q_h K_h^T / sqrt(d_k)) V_h.
  * norm is BatchNorm over d_model (running statistics folded into scale and
- * shift at load) or LayerNorm. Records are processed in small chunks so the
- * [T][3D] projections and the [T][dff] hidden layer stay in cache-sized
+ * shift at load; training may use the batch statistics instead) or LayerNorm. Records are processed
+ * in small chunks so the [T][3D] projections and the [T][dff] hidden layer stay in cache-sized
  * scratch; per record the GEMMs already have T rows.
  */
 #include "nn_layers.h"
@@ -118,7 +118,9 @@ void nn_encoder_forward(const nn_encoder *c, size_t B, const nn_encoder_params *
  * instead: the same numbers to rounding). Backward, per head:
  *   dV = P^T dctx,  dP = dctx V^T,  dS = P (dP - rowsum(dP P)) / sqrt(d_k),
  *   dQ = dS K,  dK = dS^T Q.
- * Norms: LayerNorm, or BatchNorm with frozen running statistics.
+ * Norms: LayerNorm, or BatchNorm with the batch statistics (PyTorch's train
+ * mode; the mean and 1/std of both are kept after the per-record cache) or
+ * with frozen running statistics.
  */
 
 static size_t enc_cache_per_rec(const nn_encoder *c)
@@ -126,9 +128,11 @@ static size_t enc_cache_per_rec(const nn_encoder *c)
     return c->T * (7 * c->D + 2 * c->dff);
 }
 
+/* Per record, then the batch statistics of both BatchNorms (mean and
+ * 1/sqrt(var + eps), 2 x 2D). */
 size_t nn_encoder_train_cache(const nn_encoder *c, size_t B)
 {
-    return B * enc_cache_per_rec(c);
+    return B * enc_cache_per_rec(c) + 4 * c->D;
 }
 
 size_t nn_encoder_backward_scratch(const nn_encoder *c, size_t B)
@@ -137,7 +141,7 @@ size_t nn_encoder_backward_scratch(const nn_encoder *c, size_t B)
 }
 
 typedef struct enc_cache {
-    float *qkv, *ctx, *s1, *x1, *hpre, *hact, *s2;
+    float *qkv, *ctx, *s1, *x1, *hpre, *hact, *s2, *bn1, *bn2;
 } enc_cache;
 
 static enc_cache enc_cache_at(const nn_encoder *c, size_t B, float *cache)
@@ -146,6 +150,7 @@ static enc_cache enc_cache_at(const nn_encoder *c, size_t B, float *cache)
     enc_cache k;
     k.qkv = cache, k.ctx = k.qkv + R * 3 * D, k.s1 = k.ctx + R * D, k.x1 = k.s1 + R * D;
     k.hpre = k.x1 + R * D, k.hact = k.hpre + R * F, k.s2 = k.hact + R * F;
+    k.bn1 = k.s2 + R * D, k.bn2 = k.bn1 + 2 * D;
     return k;
 }
 
@@ -159,8 +164,25 @@ static void enc_probs(const nn_encoder *c, const float *qkv_r, size_t h, float *
     nn_softmax_forward(T, T, S, 0);
 }
 
+/* A training norm over rows [R][D]: batch-statistics BatchNorm if bn (norm 1
+ * or 2, statistics to stats), else the inference norm. x and out may alias. */
+static void train_norm(const nn_encoder *c, size_t R, const nn_encoder_params *p,
+                       const nn_encoder_bn *bn, int second, const float *x, float *out,
+                       float *stats)
+{
+    if (bn && !c->layernorm) {
+        nn_batchnorm_train_forward(
+            1, c->D, R, 1, second ? bn->w2 : bn->w1, second ? bn->b2 : bn->b1, c->eps, bn->momentum,
+            x, out, stats, second ? bn->rmean2 : bn->rmean1, second ? bn->rvar2 : bn->rvar1);
+        return;
+    }
+    if (out != x) memcpy(out, x, R * c->D * sizeof *out);
+    norm(c, R, second ? p->n2a : p->n1a, second ? p->n2b : p->n1b, out);
+}
+
 void nn_encoder_train_forward(const nn_encoder *c, size_t B, const nn_encoder_params *p,
-                              const float *x, float *out, float *cache, float *scratch)
+                              const nn_encoder_bn *bn, const float *x, float *out, float *cache,
+                              float *scratch)
 {
     const size_t T = c->T, D = c->D, H = c->heads, dk = D / H, F = c->dff, R = B * T;
     enc_cache k = enc_cache_at(c, B, cache);
@@ -175,43 +197,46 @@ void nn_encoder_train_forward(const nn_encoder *c, size_t B, const nn_encoder_pa
         }
     nn_linear_forward(R, D, D, k.ctx, p->wo, NULL, k.s1);
     add_inplace(R * D, x, k.s1);
-    memcpy(k.x1, k.s1, R * D * sizeof *k.x1);
-    norm(c, R, p->n1a, p->n1b, k.x1);
+    train_norm(c, R, p, bn, 0, k.s1, k.x1, k.bn1);
     nn_linear_forward(R, D, F, k.x1, p->ff1w, p->ff1b, k.hpre);
     memcpy(k.hact, k.hpre, R * F * sizeof *k.hact);
     nn_act_forward(c->gelu ? NN_ACT_GELU : NN_ACT_RELU, R * F, k.hact);
     nn_linear_forward(R, F, D, k.hact, p->ff2w, p->ff2b, k.s2);
     add_inplace(R * D, k.x1, k.s2);
-    memcpy(out, k.s2, R * D * sizeof *out);
-    norm(c, R, p->n2a, p->n2b, out);
+    train_norm(c, R, p, bn, 1, k.s2, out, k.bn2);
 }
 
 static void norm_backward(const nn_encoder *c, size_t R, const float *s, const float *a,
-                          const float *mean, const float *var, const float *dy, float *ds,
-                          float *dw, float *db)
+                          const float *mean, const float *var, const float *bw, const float *stats,
+                          const float *dy, float *ds, float *dw, float *db)
 {
-    if (c->layernorm)
+    if (bw && !c->layernorm)
+        nn_batchnorm_train_backward(1, c->D, R, 1, s, bw, stats, dy, ds, dw, db);
+    else if (c->layernorm)
         nn_layernorm_backward(R, c->D, s, a, c->eps, dy, ds, dw, db);
     else
         nn_batchnorm_backward(1, c->D, R, s, mean, var, a, c->eps, dy, ds, dw, db, 1);
 }
 
 void nn_encoder_backward(const nn_encoder *c, size_t B, const nn_encoder_params *p,
-                         const nn_encoder_stats *st, const nn_encoder_grads *g, const float *x,
-                         float *cache, const float *dout, float *din, float *scratch)
+                         const nn_encoder_stats *st, const nn_encoder_bn *bn,
+                         const nn_encoder_grads *g, const float *x, float *cache, const float *dout,
+                         float *din, float *scratch)
 {
     const size_t T = c->T, D = c->D, H = c->heads, dk = D / H, F = c->dff, R = B * T;
     enc_cache k = enc_cache_at(c, B, cache);
     float *ds2 = scratch, *dx1 = ds2 + R * D, *dh = dx1 + R * D, *dctx = dh + R * F;
     float *dqkv = dctx + R * D, *ds1 = dqkv + R * 3 * D, *P = ds1 + R * D, *dP = P + T * T;
     /* x2 = norm2(s2), s2 = x1 + ff2(act(ff1(x1))) */
-    norm_backward(c, R, k.s2, p->n2a, st->mean2, st->var2, dout, ds2, g->n2w, g->n2b);
+    norm_backward(c, R, k.s2, p->n2a, st->mean2, st->var2, bn ? bn->w2 : NULL, k.bn2, dout, ds2,
+                  g->n2w, g->n2b);
     nn_linear_backward(R, F, D, k.hact, p->ff2w, ds2, dh, g->ff2w, g->ff2b);
     nn_act_backward(c->gelu ? NN_ACT_GELU : NN_ACT_RELU, R * F, k.hpre, k.hact, dh, dh);
     nn_linear_backward(R, D, F, k.x1, p->ff1w, dh, dx1, g->ff1w, g->ff1b);
     add_inplace(R * D, ds2, dx1);
     /* x1 = norm1(s1), s1 = x + ctx W_O^T */
-    norm_backward(c, R, k.s1, p->n1a, st->mean1, st->var1, dx1, ds1, g->n1w, g->n1b);
+    norm_backward(c, R, k.s1, p->n1a, st->mean1, st->var1, bn ? bn->w1 : NULL, k.bn1, dx1, ds1,
+                  g->n1w, g->n1b);
     nn_linear_backward(R, D, D, k.ctx, p->wo, ds1, dctx, g->wo, NULL);
     const float scale = 1.0f / sqrtf((float)dk);
     for (size_t r = 0; r < B; r++)
@@ -225,9 +250,10 @@ void nn_encoder_backward(const nn_encoder *c, size_t B, const nn_encoder_params 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)dk, 1.0f, dc,
                         (int)D, qr + 2 * D + h * dk, (int)(3 * D), 0.0f, dP, (int)T);
             for (size_t t = 0; t < T; t++) {
-                float sum = 0.0f, *pr = P + t * T, *dr = dP + t * T;
-                for (size_t j = 0; j < T; j++) sum += pr[j] * dr[j];
-                for (size_t j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - sum) * scale;
+                double sum = 0.0; /* float loses dS of the small Q/K gradients */
+                float *pr = P + t * T, *dr = dP + t * T;
+                for (size_t j = 0; j < T; j++) sum += (double)pr[j] * dr[j];
+                for (size_t j = 0; j < T; j++) dr[j] = (float)(pr[j] * (dr[j] - sum) * scale);
             }
             /* dQ = dS K; dK = dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dk, (int)T, 1.0f,

@@ -374,9 +374,14 @@ static int parse_layer(cc_nn_model *m, nn_layer *l, const cc_ynode *n, cc_err *e
         break;
     case NN_L_SOFTMAX:
     case NN_L_LOGSOFTMAX:
-    case NN_L_DROPOUT:
         l->in_place = 1;
         break;
+    case NN_L_DROPOUT: {
+        double p = 0.5; /* PyTorch's default; used in training only */
+        rc = cc_y_f64(n, "p", 0, 0, 1, &p, e);
+        l->u.drop.p = (float)p, l->in_place = 1;
+        break;
+    }
     case NN_L_FLATTEN:
         l->out_r = 1, l->out_c = l->in_r * l->in_c, l->in_place = 1;
         break;

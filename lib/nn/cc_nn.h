@@ -164,26 +164,57 @@ float cc_nn_init_value(uint64_t seed, const char *name, uint64_t i, double lo, d
  * offsets (cc_nn_buf_len floats; tensor i's gradient is at
  * cc_nn_param_at(m, i)->offset). A cc_nn_tws keeps every layer's output of a
  * training forward (and the LSTM's gates and cell states, the encoder's
- * intermediates) for the backward pass. Every layer type has a backward
- * pass; dropout is the identity (no dropout in training) and BatchNorm (also
- * inside the encoder) uses its running statistics, frozen: its weight and
- * bias train, running_mean/var keep their loaded values (PyTorch's eval-mode
- * BatchNorm, not batch statistics). */
+ * intermediates, BatchNorm's batch statistics) for the backward pass. Every
+ * layer type has a backward pass.
+ *
+ * By default training follows PyTorch's train() mode:
+ *  - BatchNorm1d (also inside the encoder) normalises with the batch
+ *    statistics (mean and biased variance per channel over batch and
+ *    length), the backward goes through them, and the forward moves
+ *    running_mean / running_var in the model's buffer by momentum 0.1
+ *    towards the batch mean and the *unbiased* batch variance. They get a
+ *    zero gradient (Adam leaves them alone); inference keeps using them
+ *    (eval mode) once cc_nn_params_changed() has refolded them (the Adam step
+ *    does). A batch with one value per channel is refused, as in PyTorch.
+ *  - dropout is inverted dropout with the layer's p; the mask is a pure
+ *    function of (seed, step, layer index, element index in the batch), so a
+ *    run is deterministic for a seed and a resumed run equals an
+ *    uninterrupted one; the backward applies the same mask. PyTorch's masks
+ *    differ (another generator), the distribution is the same.
+ * CC_NN_BN_FROZEN keeps the running statistics fixed (eval-mode BatchNorm:
+ * its weight and bias train on the folded affine; for fine-tuning on small
+ * batches); dropout = 0 makes dropout the identity. */
 
 typedef struct cc_nn_tws cc_nn_tws;
+
+typedef enum { CC_NN_BN_BATCH = 0, CC_NN_BN_FROZEN = 1 } cc_nn_bn_mode;
+
+/* Options of training passes (cc_nn_tws_set_opts). A new workspace has
+ * {CC_NN_BN_BATCH, dropout 1, seed 0, step 0}. */
+typedef struct cc_nn_train_opts {
+    cc_nn_bn_mode batchnorm;
+    int dropout;   /* 1: inverted dropout with each layer's p; 0: the identity */
+    uint64_t seed; /* dropout masks are keyed by (seed, step, layer, element) */
+    uint64_t step; /* the training step (set it before each forward) */
+} cc_nn_train_opts;
 
 /* A training workspace for batches of up to max_batch records; NULL with e on
  * allocation failure. */
 cc_nn_tws *cc_nn_tws_new(const cc_nn_model *m, size_t max_batch, cc_err *e);
+
+/* Sets the options of the following forward / backward passes (a backward
+ * must see the options of its forward). */
+void cc_nn_tws_set_opts(cc_nn_tws *w, const cc_nn_train_opts *o);
 
 /* Frees the workspace and sets *w to NULL. */
 void cc_nn_tws_free(cc_nn_tws **w);
 
 /* Training forward of n records x[n * input_len]: keeps every activation in w
  * and returns the raw outputs [n * n_outputs] (inside w, valid until the next
- * call), or NULL with e. */
-const float *cc_nn_train_forward(const cc_nn_model *m, cc_nn_tws *w, const float *x, size_t n,
-                                 cc_err *e);
+ * call), or NULL with e. With batch-statistics BatchNorm it updates the
+ * running statistics in m's buffer (not the folded inference tensors: call
+ * cc_nn_params_changed() before inference). */
+const float *cc_nn_train_forward(cc_nn_model *m, cc_nn_tws *w, const float *x, size_t n, cc_err *e);
 
 /* The training loss of the last forward's outputs out[n * n_outputs] against
  * label[n] (1 clean, 0 artefact), each record weighted by w_clean or

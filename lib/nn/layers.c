@@ -571,3 +571,107 @@ NN_HOT void nn_add_bcast_forward(size_t B, size_t TD, const float *pe, float *x)
     for (size_t b = 0; b < B; b++)
         for (size_t i = 0; i < TD; i++) x[b * TD + i] += pe[i];
 }
+
+/* BatchNorm with batch statistics (PyTorch's train mode). channels_last
+ * [R][C] is the NCL layout with B = R and L = 1, so one loop serves both.
+ * Sums are taken in double over chunks of channels (two passes: mean, then
+ * the centred squares), as PyTorch accumulates in double on the CPU. */
+#define BN_CHUNK 64
+
+void nn_batchnorm_train_forward(size_t B, size_t C, size_t L, int channels_last, const float *w,
+                                const float *b, float eps, float momentum, const float *x,
+                                float *out, float *stats, float *rmean, float *rvar)
+{
+    if (channels_last) B *= L, L = 1;
+    const size_t N = B * L;
+    for (size_t c0 = 0; c0 < C; c0 += BN_CHUNK) {
+        const size_t nc = C - c0 < BN_CHUNK ? C - c0 : BN_CHUNK;
+        double s[BN_CHUNK] = {0}, q[BN_CHUNK] = {0};
+        for (size_t r = 0; r < B; r++)
+            for (size_t k = 0; k < nc; k++) {
+                const float *v = x + (r * C + c0 + k) * L;
+                for (size_t l = 0; l < L; l++) s[k] += v[l];
+            }
+        for (size_t k = 0; k < nc; k++) s[k] /= (double)N;
+        for (size_t r = 0; r < B; r++)
+            for (size_t k = 0; k < nc; k++) {
+                const float *v = x + (r * C + c0 + k) * L;
+                for (size_t l = 0; l < L; l++) q[k] += (v[l] - s[k]) * (v[l] - s[k]);
+            }
+        for (size_t k = 0; k < nc; k++) {
+            const size_t c = c0 + k;
+            const double var = q[k] / (double)N;
+            stats[c] = (float)s[k];
+            stats[C + c] = (float)(1.0 / sqrt(var + (double)eps));
+            if (rmean) {
+                const double m = momentum, unb = N > 1 ? q[k] / (double)(N - 1) : var;
+                rmean[c] = (float)((1 - m) * rmean[c] + m * s[k]);
+                rvar[c] = (float)((1 - m) * rvar[c] + m * unb);
+            }
+        }
+        for (size_t r = 0; r < B; r++)
+            for (size_t k = 0; k < nc; k++) {
+                const size_t c = c0 + k, o = (r * C + c) * L;
+                const double mu = stats[c], a = (double)stats[C + c] * w[c], sh = b[c];
+                for (size_t l = 0; l < L; l++) out[o + l] = (float)((x[o + l] - mu) * a + sh);
+            }
+    }
+}
+
+void nn_batchnorm_train_backward(size_t B, size_t C, size_t L, int channels_last, const float *x,
+                                 const float *w, const float *stats, const float *dout, float *din,
+                                 float *dw, float *db)
+{
+    if (channels_last) B *= L, L = 1;
+    const double N = (double)(B * L);
+    for (size_t c0 = 0; c0 < C; c0 += BN_CHUNK) {
+        const size_t nc = C - c0 < BN_CHUNK ? C - c0 : BN_CHUNK;
+        double sd[BN_CHUNK] = {0}, sdx[BN_CHUNK] = {0};
+        for (size_t r = 0; r < B; r++)
+            for (size_t k = 0; k < nc; k++) {
+                const size_t c = c0 + k, o = (r * C + c) * L;
+                const float mu = stats[c], is = stats[C + c];
+                for (size_t l = 0; l < L; l++) {
+                    sd[k] += dout[o + l];
+                    sdx[k] += (double)dout[o + l] * ((x[o + l] - mu) * is);
+                }
+            }
+        for (size_t k = 0; k < nc; k++) dw[c0 + k] += (float)sdx[k], db[c0 + k] += (float)sd[k];
+        if (!din) continue;
+        for (size_t r = 0; r < B; r++)
+            for (size_t k = 0; k < nc; k++) {
+                const size_t c = c0 + k, o = (r * C + c) * L;
+                const double mu = stats[c], is = stats[C + c], g = w[c] * is;
+                const double md = sd[k] / N, mdx = sdx[k] / N;
+                for (size_t l = 0; l < L; l++)
+                    din[o + l] = (float)(g * (dout[o + l] - md - (x[o + l] - mu) * is * mdx));
+            }
+    }
+}
+
+/* The dropout mask: element i is kept unless the top 24 bits of
+ * splitmix64(key + i) fall below p x 2^24. */
+static int dropout_keep(uint64_t key, size_t i, uint32_t thr)
+{
+    uint64_t z = key + (uint64_t)i + UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return (uint32_t)((z ^ (z >> 31)) >> 40) >= thr;
+}
+
+static uint32_t dropout_thr(float p)
+{
+    return (uint32_t)llround((double)p * 16777216.0);
+}
+
+void nn_dropout_forward(size_t n, float p, uint64_t key, const float *in, float *out)
+{
+    const uint32_t thr = dropout_thr(p);
+    const float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    for (size_t i = 0; i < n; i++) out[i] = dropout_keep(key, i, thr) ? in[i] * s : 0.0f;
+}
+
+void nn_dropout_backward(size_t n, float p, uint64_t key, const float *dout, float *din)
+{
+    nn_dropout_forward(n, p, key, dout, din);
+}

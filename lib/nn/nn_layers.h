@@ -19,6 +19,7 @@
 #define NN_LAYERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
     !defined(__SANITIZE_ADDRESS__)
@@ -108,6 +109,27 @@ void nn_layernorm_backward(size_t rows, size_t n, const float *x, const float *w
 void nn_batchnorm_backward(size_t B, size_t C, size_t L, const float *x, const float *mean,
                            const float *var, const float *scale, float eps, const float *dout,
                            float *din, float *dw, float *db, int channels_last);
+/* BatchNorm1d with batch statistics (PyTorch's train mode) over x [B][C][L]
+ * (or [B*L][C] with channels_last): out = (x - mean) / sqrt(var + eps) w + b
+ * with the per-channel mean and biased variance over batch and length; x and
+ * out may be the same. Writes mean and 1/sqrt(var + eps) to stats [2C] for
+ * the backward and, unless rmean is NULL, moves rmean/rvar [C] towards the
+ * batch mean and *unbiased* variance by momentum. */
+void nn_batchnorm_train_forward(size_t B, size_t C, size_t L, int channels_last, const float *w,
+                                const float *b, float eps, float momentum, const float *x,
+                                float *out, float *stats, float *rmean, float *rvar);
+/* Its backward, through the batch mean and variance: dw, db accumulate, din
+ * (may be NULL) overwritten. */
+void nn_batchnorm_train_backward(size_t B, size_t C, size_t L, int channels_last, const float *x,
+                                 const float *w, const float *stats, const float *dout, float *din,
+                                 float *dw, float *db);
+
+/* Inverted dropout (training) over n values: out = in / (1 - p) where kept,
+ * 0 with probability p. The mask is a pure function of (key, element index)
+ * (a counter-based hash, no state), so the backward recomputes it: din =
+ * dout / (1 - p) where kept, else 0. in/out and dout/din may be the same. */
+void nn_dropout_forward(size_t n, float p, uint64_t key, const float *in, float *out);
+void nn_dropout_backward(size_t n, float p, uint64_t key, const float *dout, float *din);
 
 /* Adds pe [T][D] to every record of x [B][T][D], in place. */
 void nn_add_bcast_forward(size_t B, size_t TD, const float *pe, float *x);
@@ -162,20 +184,31 @@ void nn_encoder_forward(const nn_encoder *c, size_t B, const nn_encoder_params *
  * (nn_encoder_train_cache floats; scratch >= T x T) and writes out [B][T][D];
  * the backward accumulates the gradients g (wqkv is the stacked [3D][D]
  * block; n1w/n1b, n2w/n2b the norms' weight and bias) and writes din unless
- * NULL. With BatchNorm, st holds the running statistics (frozen). */
+ * NULL. With BatchNorm and bn NULL, the norms use the running statistics,
+ * frozen (the folded p->n1a.. and st in the backward); with bn, the batch
+ * statistics over B x T rows (PyTorch's train mode), the forward moving the
+ * running statistics in bn, and the backward goes through the batch mean and
+ * variance (st unused). */
 typedef struct nn_encoder_grads {
     float *wqkv, *wo, *ff1w, *ff1b, *ff2w, *ff2b, *n1w, *n1b, *n2w, *n2b;
 } nn_encoder_grads;
 typedef struct nn_encoder_stats {
     const float *mean1, *var1, *mean2, *var2; /* BatchNorm only */
 } nn_encoder_stats;
+typedef struct nn_encoder_bn {
+    const float *w1, *b1, *w2, *b2;         /* norm1, norm2 weight and bias */
+    float *rmean1, *rvar1, *rmean2, *rvar2; /* running statistics, updated */
+    float momentum;
+} nn_encoder_bn;
 size_t nn_encoder_train_cache(const nn_encoder *c, size_t B);
 size_t nn_encoder_backward_scratch(const nn_encoder *c, size_t B);
 void nn_encoder_train_forward(const nn_encoder *c, size_t B, const nn_encoder_params *p,
-                              const float *x, float *out, float *cache, float *scratch);
+                              const nn_encoder_bn *bn, const float *x, float *out, float *cache,
+                              float *scratch);
 void nn_encoder_backward(const nn_encoder *c, size_t B, const nn_encoder_params *p,
-                         const nn_encoder_stats *st, const nn_encoder_grads *g, const float *x,
-                         float *cache, const float *dout, float *din, float *scratch);
+                         const nn_encoder_stats *st, const nn_encoder_bn *bn,
+                         const nn_encoder_grads *g, const float *x, float *cache, const float *dout,
+                         float *din, float *scratch);
 
 /* ---- shared element-wise helpers (layers.c) ---------------------------------- */
 void nn_sigmoid_inplace(size_t n, float *x);

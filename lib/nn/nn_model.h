@@ -54,6 +54,9 @@ typedef struct nn_layer {
         struct {
             float eps;
         } norm;
+        struct {
+            float p; /* dropout probability (training only) */
+        } drop;
     } u;
     size_t p0, np; /* tensors [p0, p0 + np) of the model's table */
     int in_place;  /* transforms its input buffer in place */

@@ -9,7 +9,12 @@
  * layers from the last, keeping dL/d(activation) in two ping-pong buffers and
  * calling each kernel's *_backward() (layers.c), which accumulates into the
  * layer's slice of the gradient buffer. Shape-only layers (flatten, reshape,
- * dropout) pass the gradient through without a copy.
+ * and dropout when off) pass the gradient through without a copy.
+ *
+ * Modes (cc_nn_train_opts): BatchNorm with the batch statistics keeps each
+ * layer's mean and 1/std in the layer's cache for the backward and moves the
+ * running statistics in the model's buffer during the forward; dropout's mask
+ * is a hash of (seed, step, layer, element), recomputed by the backward.
  */
 #include "nn_model.h"
 
@@ -19,6 +24,7 @@
 
 struct cc_nn_tws {
     size_t max_batch, n;
+    cc_nn_train_opts opts;
     size_t *off;    /* per layer: output offset per record */
     size_t *coff;   /* per layer: offset of its training cache (LSTM) */
     const float *x; /* input of the last forward (caller's) */
@@ -56,12 +62,14 @@ cc_nn_tws *cc_nn_tws_new(const cc_nn_model *m, size_t max_batch, cc_err *e)
                                               : 0;
         s = sb > s ? sb : s;
         w->coff[i] = cache;
+        if (l->kind == NN_L_BATCHNORM) cache += 2 * l->in_r;
         if (l->kind == NN_L_LSTM) cache += nn_lstm_train_cache(&l->u.lstm, max_batch);
         if (l->kind == NN_L_ENCODER) cache += nn_encoder_train_cache(&l->u.enc, max_batch);
         scr = s > scr ? s : scr;
     }
     w->off[m->n_layers] = tot;
     w->max_batch = max_batch;
+    w->opts = (cc_nn_train_opts){.batchnorm = CC_NN_BN_BATCH, .dropout = 1};
     w->acts = falloc(max_batch * tot);
     w->g0 = falloc(max_batch * m->max_act);
     w->g1 = falloc(max_batch * m->max_act);
@@ -88,31 +96,95 @@ void cc_nn_tws_free(cc_nn_tws **w)
     *w = NULL;
 }
 
+void cc_nn_tws_set_opts(cc_nn_tws *w, const cc_nn_train_opts *o)
+{
+    w->opts = *o;
+}
+
 static float *act(const cc_nn_tws *w, size_t i)
 {
     return w->acts + w->n * w->off[i];
 }
 
-const float *cc_nn_train_forward(const cc_nn_model *m, cc_nn_tws *w, const float *x, size_t n,
-                                 cc_err *e)
+/* PyTorch's BatchNorm momentum. */
+#define BN_MOMENTUM 0.1f
+
+static uint64_t mix64(uint64_t z)
+{
+    z += UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* The dropout key of layer i under the workspace's seed and step. */
+static uint64_t dropout_key(const cc_nn_tws *w, size_t i)
+{
+    return mix64(mix64(mix64(w->opts.seed ^ UINT64_C(0x64726f706f757421)) ^ w->opts.step) ^
+                 (uint64_t)i);
+}
+
+static int dropout_on(const cc_nn_tws *w, const nn_layer *l)
+{
+    return l->kind == NN_L_DROPOUT && w->opts.dropout && l->u.drop.p > 0.0f;
+}
+
+static int bn_batch(const cc_nn_tws *w, const nn_layer *l)
+{
+    return w->opts.batchnorm == CC_NN_BN_BATCH &&
+           (l->kind == NN_L_BATCHNORM || (l->kind == NN_L_ENCODER && !l->u.enc.layernorm));
+}
+
+/* The batch-statistics view of a BatchNorm encoder's norms (tensors 8-11
+ * and 14-17: weight, bias, running mean, running var). */
+static nn_encoder_bn encoder_bn(const cc_nn_model *m, const nn_layer *l)
+{
+    return (nn_encoder_bn){
+        nn_tensor_ptr(m, l, 8),  nn_tensor_ptr(m, l, 9),  nn_tensor_ptr(m, l, 14),
+        nn_tensor_ptr(m, l, 15), nn_tensor_ptr(m, l, 10), nn_tensor_ptr(m, l, 11),
+        nn_tensor_ptr(m, l, 16), nn_tensor_ptr(m, l, 17), BN_MOMENTUM};
+}
+
+const float *cc_nn_train_forward(cc_nn_model *m, cc_nn_tws *w, const float *x, size_t n, cc_err *e)
 {
     if (!m || !w || n > w->max_batch) {
         cc_err_set(e, "%s: training batch of %zu records exceeds the workspace's %zu",
                    m ? m->name : "nn", n, w ? w->max_batch : 0);
         return NULL;
     }
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const nn_layer *l = &m->layers[i];
+        size_t per = l->kind == NN_L_BATCHNORM ? l->in_c : l->in_r;
+        if (bn_batch(w, l) && n * per < 2) {
+            cc_err_set(e,
+                       "%s: layer %zu (%s): BatchNorm with batch statistics needs more than one "
+                       "value per channel (batch of %zu; use batchnorm: frozen)",
+                       m->name, i + 1, l->type, n);
+            return NULL;
+        }
+    }
     w->n = n, w->x = x;
     const float *cur = x;
     for (size_t i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
         float *dst = act(w, i);
-        if (l->kind == NN_L_LSTM) {
+        if (bn_batch(w, l) && l->kind == NN_L_BATCHNORM) {
+            nn_batchnorm_train_forward(n, l->in_r, l->in_c, 0, nn_tensor_ptr(m, l, 0),
+                                       nn_tensor_ptr(m, l, 1), l->u.norm.eps, BN_MOMENTUM, cur, dst,
+                                       w->cache + w->coff[i], nn_tensor_ptr(m, l, 2),
+                                       nn_tensor_ptr(m, l, 3));
+        } else if (dropout_on(w, l)) {
+            nn_dropout_forward(n * l->in_r * l->in_c, l->u.drop.p, dropout_key(w, i), cur, dst);
+        } else if (l->kind == NN_L_LSTM) {
             nn_lstm_dir p[32];
             nn_lstm_params(m, l, p);
             nn_lstm_train_forward(&l->u.lstm, n, cur, p, dst, w->cache + w->coff[i]);
         } else if (l->kind == NN_L_ENCODER) {
             nn_encoder_params p = nn_encoder_params_of(m, l);
-            nn_encoder_train_forward(&l->u.enc, n, &p, cur, dst, w->cache + w->coff[i], w->scratch);
+            const int bb = bn_batch(w, l);
+            nn_encoder_bn bn = bb ? encoder_bn(m, l) : (nn_encoder_bn){0};
+            nn_encoder_train_forward(&l->u.enc, n, &p, bb ? &bn : NULL, cur, dst,
+                                     w->cache + w->coff[i], w->scratch);
         } else
             nn_layer_forward(m, l, n, cur, dst, w->scratch);
         cur = dst;
@@ -220,8 +292,10 @@ int cc_nn_backward(const cc_nn_model *m, cc_nn_tws *w, const float *dout, float 
                                   grad + t[9].p.offset,
                                   grad + t[ln ? 10 : 14].p.offset,
                                   grad + t[ln ? 11 : 15].p.offset};
-            nn_encoder_backward(&l->u.enc, n, &p, &st, &g, in, w->cache + w->coff[i], dy, d,
-                                w->scratch);
+            const int bb = bn_batch(w, l);
+            nn_encoder_bn bn = bb ? encoder_bn(m, l) : (nn_encoder_bn){0};
+            nn_encoder_backward(&l->u.enc, n, &p, &st, bb ? &bn : NULL, &g, in,
+                                w->cache + w->coff[i], dy, d, w->scratch);
             break;
         }
         case NN_L_LAYERNORM:
@@ -229,6 +303,11 @@ int cc_nn_backward(const cc_nn_model *m, cc_nn_tws *w, const float *dout, float 
                                   dy, d, g0, g1);
             break;
         case NN_L_BATCHNORM:
+            if (bn_batch(w, l)) {
+                nn_batchnorm_train_backward(n, l->in_r, l->in_c, 0, in, nn_tensor_ptr(m, l, 0),
+                                            w->cache + w->coff[i], dy, d, g0, g1);
+                break;
+            }
             nn_batchnorm_backward(n, l->in_r, l->in_c, in, nn_tensor_ptr(m, l, 2),
                                   nn_tensor_ptr(m, l, 3), nn_tensor_ptr(m, l, 4), l->u.norm.eps, dy,
                                   d, g0, g1, 0);
@@ -252,6 +331,13 @@ int cc_nn_backward(const cc_nn_model *m, cc_nn_tws *w, const float *dout, float 
         case NN_L_TRANSPOSE:
             if (d) nn_transpose_forward(n, l->out_r, l->out_c, dy, d);
             break;
+        case NN_L_DROPOUT:
+            if (dropout_on(w, l)) {
+                if (d) nn_dropout_backward(ni, l->u.drop.p, dropout_key(w, i), dy, d);
+                break;
+            }
+            if (i == 0 && d) memcpy(d, dy, ni * sizeof *d);
+            continue; /* off: the identity */
         case NN_L_POSENC:
             for (size_t b = 0; b < n; b++)
                 for (size_t j = 0; j < l->in_r * l->in_c; j++)
@@ -259,7 +345,6 @@ int cc_nn_backward(const cc_nn_model *m, cc_nn_tws *w, const float *dout, float 
             __attribute__((fallthrough)); /* the input gradient is dy itself */
         case NN_L_FLATTEN:
         case NN_L_RESHAPE:
-        case NN_L_DROPOUT:
             if (i == 0 && d) memcpy(d, dy, ni * sizeof *d);
             continue; /* dy passes through unchanged */
         default:

@@ -24,6 +24,10 @@
  *  - Adam (PyTorch's update, no weight decay) with the per-model learning
  *    rate of the paper: 1e-5 for a network with an encoder, 1e-4 with an
  *    LSTM, 5e-5 for a CNN of more than 3 convolutions (TSCN), else 5e-4.
+ *  - PyTorch's train() mode: BatchNorm on batch statistics, updating its
+ *    running statistics (batchnorm: frozen keeps them), and inverted dropout
+ *    with masks keyed by (seed, step, layer, element) (dropout: false turns
+ *    it off); validation and the output use the running statistics.
  *  - mini-batches of 64; weak shuffling (each batch from one file, the order
  *    of the batches random); validation after every epoch; the weights of the
  *    epoch with the best validation balanced accuracy are kept.
@@ -68,6 +72,8 @@ typedef struct cc_train_config {
     double beta1, beta2, eps;
     int balance;      /* class-balanced loss weights */
     int weak_shuffle; /* 1: batches from one file; 0: records from all files */
+    int bn_frozen;    /* batchnorm: frozen (1) or batch (0, PyTorch's train mode) */
+    int dropout;      /* dropout: true (1, inverted dropout) or false (identity) */
     double pileup_p, noise_p, noise_lo, noise_hi;
     double pileup_ratio_lo, pileup_ratio_hi; /* the copy's scale, U(lo, hi); paper: 1 */
     double pileup_near;     /* P(onset difference log-uniform, not uniform); paper: 0 */

@@ -21,6 +21,7 @@ void cc_train_config_default(cc_train_config *c)
     c->beta1 = 0.9, c->beta2 = 0.999, c->eps = 1e-8;
     c->balance = 1;
     c->weak_shuffle = 1;
+    c->dropout = 1;
     c->pileup_p = 0.2, c->noise_p = 0.2, c->noise_lo = 0.01, c->noise_hi = 0.1;
     c->pileup_ratio_lo = c->pileup_ratio_hi = 1.0;
     c->pileup_dt_min = 1;
@@ -100,8 +101,9 @@ static int range_key(const cc_ynode *a, const char *key, double max, double *lo,
 static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc_err *e)
 {
     static const char *const keys[] = {
-        "model",  "output", "checkpoint", "name", "description", "init",    "data", "seed",
-        "epochs", "batch",  "optimizer",  "loss", "shuffle",     "augment", NULL};
+        "model",   "output",  "checkpoint", "name",    "description", "init",
+        "data",    "seed",    "epochs",     "batch",   "optimizer",   "loss",
+        "shuffle", "augment", "batchnorm",  "dropout", NULL};
     static const char *const dkeys[] = {"dir",   "train",        "validation",
                                         "group", "max_per_file", NULL};
     static const char *const okeys[] = {"lr", "beta1", "beta2", "eps", NULL};
@@ -138,6 +140,12 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
     if (s && strcmp(s, "weak") && strcmp(s, "full"))
         return cc_y_err(e, cc_y_get(t, "shuffle"), "shuffle: expected weak or full, found '%s'", s);
     if (s) c->weak_shuffle = !strcmp(s, "weak");
+    s = NULL;
+    if (cc_y_str(t, "batchnorm", 0, &s, e) || cc_y_bool(t, "dropout", 0, &c->dropout, e)) return -1;
+    if (s && strcmp(s, "batch") && strcmp(s, "frozen"))
+        return cc_y_err(e, cc_y_get(t, "batchnorm"),
+                        "batchnorm: expected batch or frozen, found '%s'", s);
+    if (s) c->bn_frozen = !strcmp(s, "frozen");
     const cc_ynode *d = cc_y_get(t, "data"), *o = cc_y_get(t, "optimizer"),
                    *l = cc_y_get(t, "loss"), *a = cc_y_get(t, "augment");
     char dir[1024];

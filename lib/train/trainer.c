@@ -4,10 +4,12 @@
  * One epoch: a permutation of every file's records (weak shuffling: batches
  * are runs of one file's permutation, then the list of batches is permuted;
  * full shuffling: one permutation over all records), each batch augmented on
- * draw from a stream keyed by (seed, epoch, batch), one training forward,
- * the loss, one backward into the flat gradient buffer and one Adam step over
- * the loaded (non-derived) tensors. Then the validation set runs through the
- * inference path (cc_nn_score, exactly what the daemon computes), the best
+ * draw from a stream keyed by (seed, epoch, batch), one training forward
+ * (PyTorch's train() mode unless batchnorm: frozen / dropout: false; it also
+ * moves BatchNorm's running statistics), the loss, one backward into the flat
+ * gradient buffer and one Adam step over the loaded (non-derived) tensors
+ * (the running statistics have a zero gradient: Adam leaves them as they are). Then the validation
+ * set runs through the inference path (cc_nn_score, exactly what the daemon computes), the best
  * epoch's parameters are copied aside and the checkpoint is written.
  *
  * The output card copies the architecture card's input, layers and output
@@ -281,6 +283,9 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
         rc = cc_err_set(e, "out of memory");
         goto out;
     }
+    /* PyTorch's train() mode unless the config says otherwise; the dropout
+     * masks are keyed by the seed and the (checkpointed) step */
+    cc_nn_train_opts to = {c->bn_frozen ? CC_NN_BN_FROZEN : CC_NN_BN_BATCH, c->dropout, c->seed, 0};
     const double t_start = now_s(), sec0 = r->seconds;
     const uint64_t rec0 = (uint64_t)r->epoch * N;
     uint64_t done = 0;
@@ -297,6 +302,8 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
                 tr_augment(c, &rng, f->x + g * r->L, f->label[g], f->cls[g], r->L, xb + j * r->L,
                            lb + j);
             }
+            to.step = r->step + 1;
+            cc_nn_tws_set_opts(tw, &to);
             const float *y = cc_nn_train_forward(r->m, tw, xb, bl[k], e);
             if (!y) {
                 rc = -1;
@@ -458,9 +465,9 @@ static int write_card(run *r, const char *command, cc_err *e)
     fprintf(f, "\n  trained: ");
     snprintf(s, sizeof s,
              "%s; %u epochs run, best validation epoch %u; batch %u, Adam lr %g, seed %llu, "
-             "%.0f s of training",
+             "batchnorm %s, dropout %s, %.0f s of training",
              date, r->epoch, r->res.best_epoch, c->batch, r->lr, (unsigned long long)c->seed,
-             r->seconds);
+             c->bn_frozen ? "frozen" : "batch", c->dropout ? "on" : "off", r->seconds);
     yq(f, s);
     fprintf(f, "\n  data: ");
     char *dl = NULL;
