@@ -2,6 +2,8 @@
 #include "cc_test.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,18 +55,38 @@ int cct_free_port(void)
     return port;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) ? -1 : 0;
+}
+
 int cct_run(Suite *s)
 {
+    /* every cct_tmpdir() of this program goes under one directory, removed
+     * when all tests passed (kept, and named, for a failure or CCT_KEEP_TMP) */
+    const char *t = getenv("TMPDIR");
+    char top[512];
+    snprintf(top, sizeof top, "%s/cctest-%s.XXXXXX", t && *t ? t : "/tmp",
+             program_invocation_short_name);
+    int have_top = mkdtemp(top) != NULL;
+    if (have_top) setenv("TMPDIR", top, 1);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
     srunner_free(sr);
     printf("%d passed, %d failed\n", run - failed, failed);
+    if (have_top) {
+        const char *keep = getenv("CCT_KEEP_TMP");
+        if (failed || (keep && *keep))
+            printf("test files kept in %s\n", top);
+        else
+            nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* ---- running the real daemon ---- */
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/un.h>

@@ -32,7 +32,9 @@ void cct_write_file(const char *path, const void *data, size_t len);
 int cct_free_port(void);
 
 /* Runs a Check suite made by make_suite(); returns the exit status for main().
- * Prints the "N passed, N failed" line at the end. */
+ * Prints the "N passed, N failed" line at the end. The tests' cct_tmpdir()s go
+ * under one $TMPDIR/cctest-PROGRAM.XXXXXX, removed after a clean run and kept
+ * (its path printed) after a failure or with CCT_KEEP_TMP set. */
 int cct_run(Suite *s);
 
 /* ---- running the real daemon ---- */
