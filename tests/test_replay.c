@@ -7,6 +7,7 @@
  * against what arrived. The binary is $CC_BUILD_ROOT/tools/cryoclean (or
  * $CCT_CRYOCLEAN).
  */
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -543,6 +544,44 @@ START_TEST(sigterm_stops_and_reports)
 }
 END_TEST
 
+/* PUSH with nobody pulling blocks (back-pressure, no loss) - and says so
+ * after 3 s instead of looking hung; a peer that connects unblocks it. */
+START_TEST(push_without_peer_says_so)
+{
+    char log[300];
+    tpath("stall.log", log, sizeof log);
+    int port = cct_free_port();
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    char *av[] = {"replay",    "--push", "--bind",   "--endpoint", ep,  "--fast",
+                  "--samples", "1024",   "--linger", "0",          NULL};
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    pid_t p = spawn(av);
+    dup2(saved, 2);
+    close(fd), close(saved);
+    int said = 0;
+    for (int i = 0; i < 100 && !said; i++) {
+        usleep(100000);
+        const char *t = slurp(log);
+        said = strstr(t, "blocked for 3 s: no PULL peer is reading from") != NULL;
+        ck_assert_msg(i > 25 || !said, "warned before 3 s: %s", t);
+    }
+    ck_assert_msg(said, "no stall warning: %s", slurp(log));
+    void *ctx = zmq_ctx_new(), *pull = zmq_socket(ctx, ZMQ_PULL);
+    ck_assert_int_eq(zmq_connect(pull, ep), 0);
+    rx r;
+    r.s = malloc(1024 * 2);
+    for (int i = 0; i < 10; i++) ck_assert(recv_rec(pull, &r, 1024) == 0);
+    kill(p, SIGTERM);
+    ck_assert_int_eq(wait_exit(p), 0);
+    free(r.s);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("replay");
@@ -555,6 +594,7 @@ static Suite *suite(void)
     tcase_add_test(t, file_replay_matches_the_file);
     tcase_add_test(t, scenario_rates_follow_the_windows);
     tcase_add_test(t, sigterm_stops_and_reports);
+    tcase_add_test(t, push_without_peer_says_so);
     suite_add_tcase(s, t);
     return s;
 }

@@ -262,12 +262,15 @@ typedef struct pub {
     size_t cap;
     report *rep;
     int f32;
+    const char *what; /* "no PULL peer ..." / "subscribers ..." for the stall warning */
+    int quiet, warned;
 } pub;
 
 /* sends one frame; retries while a NODROP XPUB or PUSH is full. A stop
  * request abandons only a message's first frame (nothing half-sent). */
 static int send_frame(pub *p, const void *buf, size_t len, int more, int first)
 {
+    double blocked_since = 0;
     for (;;) {
         int rc = zmq_send(p->sock, buf, len, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
         if (rc >= 0) return 0;
@@ -277,6 +280,14 @@ static int send_frame(pub *p, const void *buf, size_t len, int more, int first)
         }
         if (g_stop && first) return -1;
         p->rep->waits++;
+        /* back-pressure is not loss, but a silent stall looks like a hang */
+        const double now = mono();
+        if (!blocked_since) blocked_since = now;
+        if (!p->warned && !p->quiet && now - blocked_since > 3.0) {
+            fprintf(stderr, "cryoclean replay: blocked for 3 s: %s; waiting (Ctrl-C stops)\n",
+                    p->what);
+            p->warned = 1;
+        }
         zmq_pollitem_t it = {p->sock, 0, ZMQ_POLLOUT, 0};
         if (zmq_poll(&it, 1, 1) < 0 && errno != EINTR) return -1;
     }
@@ -643,7 +654,11 @@ int cmd_replay(int argc, char **argv)
     cc_err e = {{0}};
     source src;
     report rep = {0};
-    pub p = {.instance = rnd[0], .rep = &rep, .f32 = o.f32};
+    char what[1200];
+    snprintf(what, sizeof what,
+             o.push ? "no PULL peer is reading from %s" : "a subscriber of %s is not keeping up",
+             o.endpoint);
+    pub p = {.instance = rnd[0], .rep = &rep, .f32 = o.f32, .what = what, .quiet = o.quiet};
     rep.instance = p.instance;
     int rc = 1;
     if (source_open(&src, &o, &e)) {
