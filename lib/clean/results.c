@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cc_clean.h"
+#include "h5slab.h"
 
 #define FINAL   "cryoclean"
 #define PARTIAL "cryoclean.partial"
@@ -393,23 +394,7 @@ fail:
 static int put(hid_t d, hid_t mt, int rank, uint32_t rows, uint64_t first, uint32_t k,
                const void *buf)
 {
-    hsize_t start[2] = {0, 0}, cnt[2] = {rows, k};
-    if (rank == 1)
-        start[0] = first, cnt[0] = k;
-    else
-        start[1] = first;
-    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
-    int rc;
-    H5E_BEGIN_TRY
-    {
-        rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
-                     H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, buf) < 0
-                 ? -1
-                 : 0;
-    }
-    H5E_END_TRY;
-    H5Sclose(fs), H5Sclose(ms);
-    return rc;
+    return cc_h5_slab(d, mt, rank, rows, first, k, 0, (void *)buf, 1);
 }
 
 int cc_clean_out_write(cc_clean_out *o, uint64_t first, uint32_t k, const float *score,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cc_h5.h"
+#include "h5slab.h"
 
 #define MAX_GROUPS 8
 #define MAX_LABELS 64
@@ -239,21 +240,10 @@ static gstream *stream_for(cc_h5_writer *w, const char *group, cc_err *e)
 static int put(hid_t d, hid_t mt, int rank, uint32_t rows, uint64_t n0, uint32_t k, uint32_t cols,
                const void *buf)
 {
-    hsize_t dims[3], start[3] = {0, 0, 0}, cnt[3];
-    if (rank == 1)
-        dims[0] = n0 + k, start[0] = n0, cnt[0] = k;
-    else {
-        dims[0] = rows, dims[1] = n0 + k, start[1] = n0, cnt[0] = rows, cnt[1] = k;
-        if (rank == 3) dims[2] = cols, cnt[2] = cols;
-    }
+    hsize_t dims[3] = {rows, n0 + k, cols};
+    if (rank == 1) dims[0] = n0 + k;
     if (H5Dset_extent(d, dims) < 0) return -1;
-    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
-    int rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
-                     H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, buf) < 0
-                 ? -1
-                 : 0;
-    H5Sclose(fs), H5Sclose(ms);
-    return rc;
+    return cc_h5_slab(d, mt, rank, rows, n0, k, cols, (void *)buf, 1);
 }
 
 int cc_h5_writer_append(cc_h5_writer *w, const char *group, const cc_h5_batch *b, cc_err *e)
@@ -564,8 +554,8 @@ const cc_h5_info *cc_h5_reader_info(const cc_h5_reader *r)
     return &r->info;
 }
 
-static int get(hid_t d, hid_t mt, int rank, uint32_t rows, uint64_t first, uint32_t k,
-               uint32_t cols, void *buf)
+int cc_h5_slab(hid_t d, hid_t mt, int rank, uint32_t rows, uint64_t first, uint32_t k,
+               uint32_t cols, void *buf, int write)
 {
     hsize_t start[3] = {0, 0, 0}, cnt[3];
     if (rank == 1)
@@ -579,13 +569,20 @@ static int get(hid_t d, hid_t mt, int rank, uint32_t rows, uint64_t first, uint3
     H5E_BEGIN_TRY
     {
         rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
-                     H5Dread(d, mt, ms, fs, H5P_DEFAULT, buf) < 0
+                     (write ? H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, buf)
+                            : H5Dread(d, mt, ms, fs, H5P_DEFAULT, buf)) < 0
                  ? -1
                  : 0;
     }
     H5E_END_TRY;
     H5Sclose(fs), H5Sclose(ms);
     return rc;
+}
+
+static int get(hid_t d, hid_t mt, int rank, uint32_t rows, uint64_t first, uint32_t k,
+               uint32_t cols, void *buf)
+{
+    return cc_h5_slab(d, mt, rank, rows, first, k, cols, buf, 0);
 }
 
 int cc_h5_reader_read(cc_h5_reader *r, uint64_t first, cc_h5_batch *o, cc_err *e)
