@@ -259,6 +259,12 @@ START_TEST(cli)
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
     snprintf(cmd, sizeof cmd, "%s train %s/none.yaml 2>/dev/null", exe, dir);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+    snprintf(cmd, sizeof cmd, "%s train %s/none.yaml --threads x 2>%s/err.txt", exe, dir, dir);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+    snprintf(out, sizeof out, "%s/err.txt", dir);
+    txt = slurp(out, &n);
+    ck_assert_msg(strstr((char *)txt, "--threads: expected 1..256, found 'x'"), "%s", txt);
+    free(txt);
     sh("test -s %s/cli.out.safetensors%s", dir, "");
 }
 END_TEST

@@ -149,6 +149,7 @@ static int parse(int argc, char **argv, eval_opts *o)
         {"figure", required_argument, 0, 'f'},     {"help", no_argument, 0, 'h'},
         {"group", required_argument, 0, 'g'},      {0, 0, 0, 0}};
     int c;
+    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:C:P:d:g:n:s:z:u:b:j:p:f:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -186,7 +187,11 @@ static int parse(int argc, char **argv, eval_opts *o)
             o->cutoff = atof(optarg);
             break;
         case 'b':
-            o->batch = (size_t)atol(optarg);
+            o->batch = (size_t)strtoul(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || o->batch == 0 || o->batch > 65536) {
+                fprintf(stderr, "cryoclean eval: --batch: expected 1..65536, found '%s'\n", optarg);
+                return 2;
+            }
             break;
         case 'j':
             o->json = optarg;
@@ -234,10 +239,6 @@ static int parse(int argc, char **argv, eval_opts *o)
     if (!isnan(o->cutoff) && !(o->cutoff >= 0 && o->cutoff <= 1)) {
         fprintf(stderr, "cryoclean eval: --cutoff: expected a value in [0, 1], found %g\n",
                 o->cutoff);
-        return 2;
-    }
-    if (o->batch == 0 || o->batch > 65536) {
-        fprintf(stderr, "cryoclean eval: --batch: expected 1..65536, found %zu\n", o->batch);
         return 2;
     }
     return -1;

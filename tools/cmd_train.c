@@ -83,6 +83,7 @@ int cmd_train(int argc, char **argv)
                                        {"checkpoint", required_argument, 0, 'C'},
                                        {0, 0, 0, 0}};
     int resume = 0, quiet = 0, threads = 1, c;
+    char *end;
     long epochs = 0;
     long long seed = -1;
     const char *output = NULL, *data_dir = NULL, *ckpt = NULL;
@@ -118,7 +119,12 @@ int cmd_train(int argc, char **argv)
             data_dir = optarg;
             break;
         case 'T':
-            threads = atoi(optarg);
+            threads = (int)strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > 256) {
+                fprintf(stderr, "cryoclean train: --threads: expected 1..256, found '%s'\n",
+                        optarg);
+                return 2;
+            }
             break;
         case 'q':
             quiet = 1;
