@@ -559,12 +559,53 @@ START_TEST(scenario_rates_and_order)
 }
 END_TEST
 
+/* pileup_dt_ms narrows where the later pile-up pulses start (close pile-up
+ * for training); the YAML key and its errors. */
+START_TEST(pileup_dt_window)
+{
+    cc_sim_config cfg;
+    cc_sim_config_default(&cfg);
+    cfg.n_samples = 4096;
+    cfg.n_channels = 1;
+    memset(cfg.class_weight, 0, sizeof cfg.class_weight);
+    cfg.class_weight[CC_SIM_PILEUP] = 1;
+    cfg.pileup_dt_lo_ms = 3, cfg.pileup_dt_hi_ms = 12;
+    cc_sim *s = mk(&cfg, 77);
+    cc_sim_record r;
+    cc_err e = {{0}};
+    ck_assert_int_eq(cc_sim_record_init(&r, cfg.n_samples, &e), 0);
+    double lo = 1e9, hi = -1e9;
+    for (int i = 0; i < 300; i++) {
+        ck_assert_int_eq(cc_sim_next(s, &r, &e), 0);
+        for (int j = 1; j < r.n_pulses; j++) {
+            double dt = r.pulse_onset_ms[j] - r.pulse_onset_ms[0];
+            lo = fmin(lo, dt), hi = fmax(hi, dt);
+        }
+    }
+    ck_assert_msg(lo >= 3 && lo < 3.5 && hi <= 12 && hi > 11.5, "dt in [%g, %g]", lo, hi);
+    cc_sim_record_release(&r);
+    cc_sim_free(&s);
+    const char *yml = "sim:\n  pileup_dt_ms: [3, 25]\n";
+    char dir[256], path[512];
+    cct_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/pd.yaml", dir);
+    cct_write_file(path, yml, strlen(yml));
+    ck_assert_msg(cc_sim_config_load(path, &cfg, &e) == 0, "%s", e.msg);
+    ck_assert(cfg.pileup_dt_lo_ms == 3 && cfg.pileup_dt_hi_ms == 25);
+    yml = "sim:\n  pileup_dt_ms: [9, 2]\n";
+    cct_write_file(path, yml, strlen(yml));
+    ck_assert_int_eq(cc_sim_config_load(path, &cfg, &e), -1);
+    ck_assert_msg(strstr(e.msg, "pd.yaml:2:") && strstr(e.msg, "pileup_dt_ms"), "%s", e.msg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sim");
     TCase *t = tcase_create("sim");
     tcase_set_timeout(t, 120);
     tcase_add_test(t, determinism);
+    tcase_add_test(t, pileup_dt_window);
     tcase_add_test(t, noise_spectrum_and_rms);
     tcase_add_test(t, snr_and_pulse_height);
     tcase_add_test(t, jump_has_a_baseline_step);

@@ -33,6 +33,8 @@ static void usage(FILE *f)
             "      --samples N       record length (default 16384 or the config's)\n"
             "      --channels N      channels of the module, 1-3 (default 2 or the config's)\n"
             "      --class NAME      only this class (repeatable: a uniform mix of the named)\n"
+            "      --pileup-dt LO:HI pile-up: later pulses LO..HI ms after the first (default\n"
+            "                        the config's pileup_dt_ms, else 3 ms to 3/4 of the window)\n"
             "      --split           noise events to noise/, test pulses to testpulses/\n"
             "      --batch N         events per HDF5 write (default 64)\n"
             "      --start UNIX_S    time of the first event (default: now)\n"
@@ -123,16 +125,17 @@ static int flush(cc_h5_writer *w, gbuf *g, uint32_t nch, uint32_t ns, cc_err *e)
 
 int cmd_sim(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", 1, 0, 'o'}, {"events", 1, 0, 'n'},  {"seed", 1, 0, 's'},
-        {"config", 1, 0, 'c'}, {"samples", 1, 0, 'S'}, {"channels", 1, 0, 'C'},
-        {"class", 1, 0, 'K'},  {"split", 0, 0, 'P'},   {"batch", 1, 0, 'b'},
-        {"start", 1, 0, 'T'},  {"quiet", 0, 0, 'q'},   {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"output", 1, 0, 'o'},    {"events", 1, 0, 'n'},
+                                         {"seed", 1, 0, 's'},      {"config", 1, 0, 'c'},
+                                         {"samples", 1, 0, 'S'},   {"channels", 1, 0, 'C'},
+                                         {"class", 1, 0, 'K'},     {"split", 0, 0, 'P'},
+                                         {"batch", 1, 0, 'b'},     {"start", 1, 0, 'T'},
+                                         {"quiet", 0, 0, 'q'},     {"help", 0, 0, 'h'},
+                                         {"pileup-dt", 1, 0, 'D'}, {0, 0, 0, 0}};
     const char *out = NULL, *conf = NULL;
     long long n = -1, samples = 0, channels = 0, batch = 64;
     unsigned long long seed = 1;
-    double start = (double)time(NULL);
+    double start = (double)time(NULL), dt_lo = -1, dt_hi = -1;
     int quiet = 0, split = 0, nclass = 0, classes[32];
     int c;
     optind = 1;
@@ -165,6 +168,15 @@ int cmd_sim(int argc, char **argv)
             break;
         case 'P':
             split = 1;
+            break;
+        case 'D':
+            if (sscanf(optarg, "%lf:%lf", &dt_lo, &dt_hi) != 2 || !(dt_lo >= 0 && dt_hi >= dt_lo)) {
+                fprintf(stderr,
+                        "cryoclean sim: --pileup-dt: expected LO:HI ms with 0 <= LO <= HI, "
+                        "found '%s'\n",
+                        optarg);
+                return 2;
+            }
             break;
         case 'q':
             quiet = 1;
@@ -216,6 +228,7 @@ int cmd_sim(int argc, char **argv)
         return 1;
     }
     if (samples) cfg.n_samples = (uint32_t)samples;
+    if (dt_lo >= 0) cfg.pileup_dt_lo_ms = dt_lo, cfg.pileup_dt_hi_ms = dt_hi;
     if (channels) {
         if (channels < 1 || channels > CC_SIM_MAX_CH) {
             fprintf(stderr, "cryoclean sim: --channels: expected 1..%d, found %lld\n",

@@ -132,6 +132,8 @@ typedef struct cc_sim_config {
     cc_sim_channel ch[CC_SIM_MAX_CH];
     double class_weight[CC_SIM_NCLASS_ID]; /* by class id; need not sum to 1 */
     double onset_ms; /* event onsets U(-onset_ms, onset_ms) around the trigger */
+    double pileup_dt_lo_ms, pileup_dt_hi_ms; /* pile-up: later pulses U(lo, hi) after the
+                                                first, within 3/4 of the window (3, 1e9) */
     double rate_hz;  /* module event rate for the simulated timestamps (Poisson) */
     int adc;         /* 1: rasterise to the 16-bit ADC grid (default), 0: keep floats */
     int fft_measure; /* 1: plan the FFT with FFTW_MEASURE (~25 % faster, ~0.5 s to plan,

@@ -220,8 +220,12 @@ static void draw_event(cc_sim *s, int cls, int local_ch, sim_event *ev)
         double u = sim_rng_unif(r);
         ev->n_pulses = u < 0.4 ? 2 : u < 0.7 ? 3 : u < 0.9 ? 4 : 5;
         for (int k = 1; k < ev->n_pulses; k++) {
-            /* later pulses: at least 3 ms after the first, up to 3/4 of the window */
-            ev->pile_onset_ms[k] = sim_rng_range(r, ev->onset_ms + 3.0, 0.75 * T - trig);
+            /* later pulses: pileup_dt_ms after the first (default at least 3 ms),
+             * up to 3/4 of the window */
+            const double end = 0.75 * T - trig;
+            const double lo = fmin(ev->onset_ms + s->cfg.pileup_dt_lo_ms, end);
+            ev->pile_onset_ms[k] =
+                sim_rng_range(r, lo, fmin(ev->onset_ms + s->cfg.pileup_dt_hi_ms, end));
             ev->pile_ph0_v[k] = draw_ph(s, pch);
         }
     } else if (cls == CC_SIM_EARLYLATE) {

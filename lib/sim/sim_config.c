@@ -132,6 +132,7 @@ void cc_sim_config_default(cc_sim_config *cfg)
     cc_sim_channel_preset(&cfg->ch[2], CC_SIM_VETO);
     for (int i = 0; i < NCLASSES; i++) cfg->class_weight[classes[i].id] = classes[i].weight;
     cfg->onset_ms = 2.0;
+    cfg->pileup_dt_lo_ms = 3.0, cfg->pileup_dt_hi_ms = 1e9;
     cfg->rate_hz = 1.0;
     cfg->adc = 1;
 }
@@ -161,6 +162,10 @@ int cc_sim_config_check(const cc_sim_config *c, cc_err *e)
                           c->n_channels);
     if (!(c->onset_ms >= 0 && c->onset_ms <= 100))
         return cc_err_set(e, "sim: onset_ms: expected [0, 100], found %g", c->onset_ms);
+    if (!(c->pileup_dt_lo_ms >= 0 && c->pileup_dt_hi_ms >= c->pileup_dt_lo_ms))
+        return cc_err_set(e,
+                          "sim: pileup_dt_ms: expected [lo, hi] with 0 <= lo <= hi, found [%g, %g]",
+                          c->pileup_dt_lo_ms, c->pileup_dt_hi_ms);
     if (!(c->rate_hz > 0 && c->rate_hz < 1e7))
         return cc_err_set(e, "sim: rate_hz: expected (0, 1e7), found %g", c->rate_hz);
     double w = 0;
@@ -365,8 +370,9 @@ static int y_channel(const cc_ynode *n, cc_sim_channel *ch, uint32_t index, cc_e
 
 int cc_sim_config_from_yaml(const cc_ynode *map, cc_sim_config *cfg, cc_err *e)
 {
-    static const char *const keys[] = {"samples", "fs_hz",   "module",   "onset_ms",    "rate_hz",
-                                       "adc",     "classes", "channels", "fft_measure", NULL};
+    static const char *const keys[] = {"samples",     "fs_hz",        "module",  "onset_ms",
+                                       "rate_hz",     "adc",          "classes", "channels",
+                                       "fft_measure", "pileup_dt_ms", NULL};
     if (cc_y_expect(map, CC_Y_MAP, "simulator configuration", e) || cc_y_check_keys(map, keys, e))
         return -1;
     int64_t ns = cfg->n_samples, mod = cfg->module;
@@ -379,6 +385,16 @@ int cc_sim_config_from_yaml(const cc_ynode *map, cc_sim_config *cfg, cc_err *e)
         cc_y_bool(map, "fft_measure", 0, &cfg->fft_measure, e))
         return -1;
     if (ns % 16) return cc_y_err(e, cc_y_get(map, "samples"), "samples: expected a multiple of 16");
+    const cc_ynode *pd = cc_y_get(map, "pileup_dt_ms");
+    if (pd) {
+        double *v = NULL;
+        size_t k = 0;
+        if (cc_y_f64_list(pd, &v, &k, e)) return -1;
+        int bad = k != 2 || !(v[0] >= 0 && v[1] >= v[0]);
+        if (!bad) cfg->pileup_dt_lo_ms = v[0], cfg->pileup_dt_hi_ms = v[1];
+        free(v);
+        if (bad) return cc_y_err(e, pd, "pileup_dt_ms: expected [lo, hi] with 0 <= lo <= hi");
+    }
     cfg->n_samples = (uint32_t)ns;
     cfg->module = (uint16_t)mod;
     const cc_ynode *cl = cc_y_get(map, "classes");
