@@ -24,6 +24,9 @@ typedef struct shipped {
 static const shipped models[] = {
     /* card             mix   IOR   IOS    BA    IOR   IOS */
     {"cnn-default", 2000, 3000, 4000, 0.97, 0.985, 0.96},
+    {"tscn-default", 2000, 3000, 4000, 0.96, 0.955, 0.965},
+    {"lstm-default", 1000, 1000, 2000, 0.955, 0.985, 0.925},
+    {"tst-default", 600, 600, 1200, 0.74, 0.98, 0.15},
 };
 
 static void check_model(const shipped *s)

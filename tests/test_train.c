@@ -11,6 +11,7 @@
  * statistics move and are written as trained, a resumed run is still
  * bit-identical, and batchnorm: frozen / dropout: false change what they say.
  */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,6 +480,55 @@ START_TEST(augment_pileup)
 }
 END_TEST
 
+/* Every shipped file in conf/train loads: training configs (train:), the
+ * simulated detectors (sim-det-*.yaml) and the eval plugin blocks (nn-*.yaml,
+ * whose model card must exist). */
+START_TEST(shipped_train_configs_load)
+{
+    char dir[512], path[1024];
+    CCT_SRC("conf/train", dir);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n_train = 0, n_sim = 0, n_nn = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        size_t l = strlen(nm);
+        if (l < 6 || strcmp(nm + l - 5, ".yaml")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, nm);
+        cc_err e = {{0}};
+        if (!strncmp(nm, "sim-det-", 8)) {
+            cc_sim_config sc;
+            ck_assert_msg(cc_sim_config_load(path, &sc, &e) == 0, "%s", e.msg);
+            n_sim++;
+        } else if (!strncmp(nm, "nn-", 3)) {
+            size_t len;
+            char *txt = (char *)slurp(path, &len), *m = strstr(txt, "\nmodel: ");
+            ck_assert_msg(m, "%s: no model:", nm);
+            m += 8;
+            m[strcspn(m, "\n")] = '\0';
+            char card[1536];
+            snprintf(card, sizeof card, "%s/%s", dir, m);
+            cc_nn_model *nm_ = cc_nn_load(card, &e);
+            ck_assert_msg(nm_ != NULL, "%s: %s", nm, e.msg);
+            cc_nn_free(&nm_);
+            free(txt);
+            n_nn++;
+        } else {
+            cc_train_config c;
+            ck_assert_msg(cc_train_config_load(path, NULL, &c, &e) == 0, "%s", e.msg);
+            ck_assert_msg(c.n_train > 0 && c.n_val > 0, "%s", nm);
+            cc_train_config_release(&c);
+            n_train++;
+        }
+    }
+    closedir(d);
+    ck_assert_int_ge(n_train, 4);
+    ck_assert_int_ge(n_sim, 16);
+    ck_assert_int_ge(n_nn, 4);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -490,6 +540,7 @@ static Suite *suite(void)
     tcase_add_test(tc, train_batchnorm);
     tcase_add_test(tc, cli);
     tcase_add_test(tc, shipped_default);
+    tcase_add_test(tc, shipped_train_configs_load);
     suite_add_tcase(s, tc);
     return s;
 }
