@@ -5,7 +5,9 @@
  * held-out detector t2 (conf/train/sim-det-t2.yaml): a simulated class mix and
  * the IOR and IOS scans with their default seeds. The metrics must stay at or
  * above floors a little below the documented values - a broken engine,
- * preprocessing or weight file drops them far below.
+ * preprocessing or weight file drops them far below. The TST takes ~3 min
+ * under AddressSanitizer (its encoder loops are instrumented), so the
+ * sanitizer build checks the other three; the plain build checks all four.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,12 @@ static void check_model(const shipped *s)
 
 START_TEST(shipped_models_meet_their_floors)
 {
+#ifdef __SANITIZE_ADDRESS__
+    if (!strcmp(models[_i].card, "tst-default")) {
+        printf("tst-default: not run under AddressSanitizer (see the top of this file)\n");
+        return;
+    }
+#endif
     check_model(&models[_i]);
 }
 END_TEST
