@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cc_nn.h"
+
 /* Wall-clock seconds (CLOCK_MONOTONIC). */
 static inline double bench_wall(void)
 {
@@ -72,6 +74,16 @@ static inline int bench_parse(int argc, char **argv, const char *prog, int with_
 static inline int bench_wanted(const bench_args *a, size_t k)
 {
     return !a->only || strstr(a->only, bench_models[k].name) != NULL;
+}
+
+/* Loads model k's card, or says why on stderr (prog: the bench's name) and
+ * returns NULL - the cards are found from the source root. */
+static inline cc_nn_model *bench_load(size_t k, const char *prog)
+{
+    cc_err e;
+    cc_nn_model *m = cc_nn_load(bench_models[k].card, &e);
+    if (!m) fprintf(stderr, "%s: %s (run from the source root)\n", prog, e.msg);
+    return m;
 }
 
 #endif

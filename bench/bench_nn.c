@@ -90,12 +90,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     for (size_t k = 0; k < BENCH_NMODELS; k++) {
         if (!bench_wanted(&args, k)) continue;
-        cc_err e;
-        cc_nn_model *m = cc_nn_load(bench_models[k].card, &e);
-        if (!m) {
-            fprintf(stderr, "bench_nn: %s (run from the source root)\n", e.msg);
-            return 1;
-        }
+        cc_nn_model *m = bench_load(k, "bench_nn");
+        if (!m) return 1;
         double ref[3] = {0, 0, 0};
         if (torch) {
             char cmd[1024];

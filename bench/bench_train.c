@@ -77,12 +77,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     for (size_t k = 0; k < BENCH_NMODELS; k++) {
         if (!bench_wanted(&args, k)) continue;
-        cc_err e;
-        cc_nn_model *m = cc_nn_load(bench_models[k].card, &e);
-        if (!m) {
-            fprintf(stderr, "bench_train: %s (run from the source root)\n", e.msg);
-            return 1;
-        }
+        cc_nn_model *m = bench_load(k, "bench_train");
+        if (!m) return 1;
         char why[512] = "";
         double r = bench_engine(m, B, seconds, why, sizeof why), ref = 0;
         if (r < 0) fprintf(stderr, "bench_train: %s: %s\n", bench_models[k].name, why);
