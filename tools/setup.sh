@@ -6,7 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD_PKGS="build-essential meson ninja-build pkg-config libzmq3-dev libyaml-dev libopenblas-dev
 libsystemd-dev check libhdf5-dev libfftw3-dev libmicrohttpd-dev libplplot-dev plplot-driver-cairo"
-TEST_PKGS="python3 python3-zmq python3-numpy python3-h5py prometheus tmux systemd zlib1g-dev"
+TEST_PKGS="python3 python3-zmq python3-numpy python3-h5py prometheus tmux systemd zlib1g-dev
+clang-format"
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 SUDO=""
