@@ -511,12 +511,38 @@ START_TEST(test_err)
 }
 END_TEST
 
+/* [lo, hi] ranges: read when valid, untouched when absent, positioned errors
+ * for a wrong length, order or bound. */
+START_TEST(test_range)
+{
+    cc_ydoc *d = load_ok("ok: [0.5, 2]\nrev: [3, 1]\nthree: [1, 2, 3]\nbig: [0, 20]\n");
+    const cc_ynode *r = d->root;
+    cc_err e;
+    double lo = -1, hi = -1;
+    ck_assert_int_eq(cc_y_range(r, "ok", 0, 10, &lo, &hi, &e), 0);
+    ck_assert(lo == 0.5 && hi == 2);
+    ck_assert_int_eq(cc_y_range(r, "absent", 0, 10, &lo, &hi, &e), 0);
+    ck_assert(lo == 0.5 && hi == 2);
+    const char *bad[] = {"rev", "three", "big"};
+    const int line[] = {2, 3, 4};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(cc_y_range(r, bad[i], 0, 10, &lo, &hi, &e), -1);
+        char want[32];
+        snprintf(want, sizeof want, "t.yaml:%d:", line[i]);
+        ck_assert_msg(strstr(e.msg, want) && strstr(e.msg, bad[i]), "%s", e.msg);
+    }
+    ck_assert(lo == 0.5 && hi == 2);
+    cc_ydoc_free(&d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("yaml");
     TCase *t = tcase_create("yaml");
     tcase_add_test(t, test_tree_and_positions);
     tcase_add_test(t, test_quoted_flag);
+    tcase_add_test(t, test_range);
     tcase_add_test(t, test_duplicate_keys);
     tcase_add_test(t, test_aliases_and_anchors_refused);
     tcase_add_test(t, test_syntax_errors_positioned);

@@ -385,16 +385,8 @@ int cc_sim_config_from_yaml(const cc_ynode *map, cc_sim_config *cfg, cc_err *e)
         cc_y_bool(map, "fft_measure", 0, &cfg->fft_measure, e))
         return -1;
     if (ns % 16) return cc_y_err(e, cc_y_get(map, "samples"), "samples: expected a multiple of 16");
-    const cc_ynode *pd = cc_y_get(map, "pileup_dt_ms");
-    if (pd) {
-        double *v = NULL;
-        size_t k = 0;
-        if (cc_y_f64_list(pd, &v, &k, e)) return -1;
-        int bad = k != 2 || !(v[0] >= 0 && v[1] >= v[0]);
-        if (!bad) cfg->pileup_dt_lo_ms = v[0], cfg->pileup_dt_hi_ms = v[1];
-        free(v);
-        if (bad) return cc_y_err(e, pd, "pileup_dt_ms: expected [lo, hi] with 0 <= lo <= hi");
-    }
+    if (cc_y_range(map, "pileup_dt_ms", 0, 1e9, &cfg->pileup_dt_lo_ms, &cfg->pileup_dt_hi_ms, e))
+        return -1;
     cfg->n_samples = (uint32_t)ns;
     cfg->module = (uint16_t)mod;
     const cc_ynode *cl = cc_y_get(map, "classes");

@@ -81,23 +81,6 @@ static int u32_key(const cc_ynode *m, const char *k, int64_t lo, int64_t hi, uin
     return 0;
 }
 
-/* augment.KEY: [lo, hi] with 0 <= lo <= hi <= max (absent: unchanged). */
-static int range_key(const cc_ynode *a, const char *key, double max, double *lo, double *hi,
-                     cc_err *e)
-{
-    const cc_ynode *n = cc_y_get(a, key);
-    if (!n) return 0;
-    double *v = NULL;
-    size_t k = 0;
-    if (cc_y_f64_list(n, &v, &k, e)) return -1;
-    int bad = k != 2 || !(v[0] >= 0 && v[1] >= v[0] && v[1] <= max);
-    if (!bad) *lo = v[0], *hi = v[1];
-    free(v);
-    if (bad)
-        return cc_y_err(e, n, "augment.%s: expected [lo, hi] with 0 <= lo <= hi <= %g", key, max);
-    return 0;
-}
-
 static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc_err *e)
 {
     static const char *const keys[] = {
@@ -185,8 +168,8 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
             cc_y_f64(a, "noise_p", 0, 0, 1, &c->noise_p, e) ||
             u32_key(a, "shift_max", 0, 100000, &c->shift_max, e))
             return -1;
-        if (range_key(a, "noise_sigma", 10, &c->noise_lo, &c->noise_hi, e) ||
-            range_key(a, "pileup_ratio", 1, &c->pileup_ratio_lo, &c->pileup_ratio_hi, e) ||
+        if (cc_y_range(a, "noise_sigma", 0, 10, &c->noise_lo, &c->noise_hi, e) ||
+            cc_y_range(a, "pileup_ratio", 0, 1, &c->pileup_ratio_lo, &c->pileup_ratio_hi, e) ||
             cc_y_f64(a, "pileup_near", 0, 0, 1, &c->pileup_near, e) ||
             u32_key(a, "pileup_dt_min", 1, 100000, &c->pileup_dt_min, e))
             return -1;

@@ -87,4 +87,9 @@ int cc_y_node_f64(const cc_ynode *n, double min, double max, double *out, cc_err
 /* Reads a sequence of numbers into a newly allocated array (*out, *n). */
 int cc_y_f64_list(const cc_ynode *seq, double **out, size_t *n, cc_err *e);
 
+/* Optional map entry key: [lo, hi] with min <= lo <= hi <= max into *lo, *hi
+ * (unchanged when absent). 0, or -1 with e at the node (file:line:col). */
+int cc_y_range(const cc_ynode *map, const char *key, double min, double max, double *lo, double *hi,
+               cc_err *e);
+
 #endif

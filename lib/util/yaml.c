@@ -416,3 +416,19 @@ int cc_y_f64_list(const cc_ynode *seq, double **out, size_t *n, cc_err *e)
     *n = seq->n;
     return 0;
 }
+
+int cc_y_range(const cc_ynode *map, const char *key, double min, double max, double *lo, double *hi,
+               cc_err *e)
+{
+    const cc_ynode *n = cc_y_get(map, key);
+    if (!n) return 0;
+    double *v = NULL;
+    size_t k = 0;
+    if (cc_y_f64_list(n, &v, &k, e)) return -1;
+    int bad = k != 2 || !(v[0] >= min && v[1] >= v[0] && v[1] <= max);
+    if (!bad) *lo = v[0], *hi = v[1];
+    free(v);
+    if (bad)
+        return cc_y_err(e, n, "%s: expected [lo, hi] with %g <= lo <= hi <= %g", key, min, max);
+    return 0;
+}
