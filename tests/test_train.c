@@ -241,6 +241,58 @@ START_TEST(train_end_to_end)
 }
 END_TEST
 
+START_TEST(lr_schedule)
+{
+    setup_data();
+    cc_train_config c;
+    cc_err e = {{0}};
+    write_config("cos", "  optimizer: {lr: 1.0e-3, schedule: cosine, lr_min: 1.0e-4}\n");
+    ck_assert_int_eq(load_cfg("cos", &c, &e), 0);
+    ck_assert(c.cosine && c.lr == 1e-3 && c.lr_min == 1e-4);
+    /* PyTorch's CosineAnnealingLR(T_max = 100, eta_min = 1e-4) stepped per batch */
+    ck_assert_double_eq_tol(cc_train_lr(&c, c.lr, 1, 100), 1e-3, 1e-15);
+    ck_assert_double_eq_tol(cc_train_lr(&c, c.lr, 51, 100), 5.5e-4, 1e-15);
+    ck_assert_double_eq_tol(cc_train_lr(&c, c.lr, 26, 100), 1e-4 + 9e-4 * (1 + M_SQRT1_2) / 2,
+                            1e-15);
+    ck_assert(cc_train_lr(&c, c.lr, 100, 100) < 1.003e-4);
+    ck_assert_double_eq_tol(cc_train_lr(&c, c.lr, 500, 100), 1e-4, 1e-15);
+    cc_train_config_release(&c);
+    write_config("const", "  optimizer: {lr: 1.0e-3}\n");
+    ck_assert_int_eq(load_cfg("const", &c, &e), 0);
+    ck_assert(!c.cosine && cc_train_lr(&c, c.lr, 90, 100) == 1e-3);
+    cc_train_config_release(&c);
+    write_config("badsched", "  optimizer: {lr: 1.0e-3, schedule: step}\n");
+    ck_assert_int_eq(load_cfg("badsched", &c, &e), -1);
+    ck_assert_msg(strstr(e.msg, "optimizer.schedule") && strstr(e.msg, "'step'") &&
+                      strstr(e.msg, "badsched.yaml:6"),
+                  "%s", e.msg);
+    /* the schedule reaches the weights: cosine down to lr_min = lr is the
+     * constant rate bit for bit, a real decay is not */
+    write_config("flat", "  optimizer: {lr: 3.0e-3}\n");
+    write_config("cosflat", "  optimizer: {lr: 3.0e-3, schedule: cosine, lr_min: 3.0e-3}\n");
+    write_config("cosdec", "  optimizer: {lr: 3.0e-3, schedule: cosine}\n");
+    cc_train_result r;
+    char card[600];
+    size_t n0, n1, n2;
+    train("flat", 0, 2, &r);
+    snprintf(card, sizeof card, "%s/flat.out.yaml", dir);
+    float *w0 = params_of(card, &n0);
+    train("cosflat", 0, 2, &r);
+    snprintf(card, sizeof card, "%s/cosflat.out.yaml", dir);
+    float *w1 = params_of(card, &n1);
+    train("cosdec", 0, 2, &r);
+    snprintf(card, sizeof card, "%s/cosdec.out.yaml", dir);
+    float *w2 = params_of(card, &n2);
+    ck_assert(n0 == n1 && n0 == n2);
+    ck_assert_msg(!memcmp(w0, w1, n0 * sizeof *w0), "cosine with lr_min = lr is not constant");
+    ck_assert_msg(memcmp(w0, w2, n0 * sizeof *w0), "the cosine decay changed nothing");
+    size_t n;
+    unsigned char *txt = slurp(card, &n);
+    ck_assert(strstr((char *)txt, "Adam lr 0.003 (cosine schedule)"));
+    free(txt), free(w0), free(w1), free(w2);
+}
+END_TEST
+
 START_TEST(cli)
 {
     setup_data();
@@ -538,6 +590,7 @@ static Suite *suite(void)
     tcase_add_test(tc, augment_pileup);
     tcase_add_test(tc, train_end_to_end);
     tcase_add_test(tc, train_batchnorm);
+    tcase_add_test(tc, lr_schedule);
     tcase_add_test(tc, cli);
     tcase_add_test(tc, shipped_default);
     tcase_add_test(tc, shipped_train_configs_load);

@@ -70,6 +70,8 @@ typedef struct cc_train_config {
     uint32_t epochs, batch;
     double lr; /* 0 = the paper's rate for the architecture */
     double beta1, beta2, eps;
+    int cosine;       /* learning-rate schedule: 1 cosine decay to lr_min, 0 constant */
+    double lr_min;    /* the cosine schedule's floor (PyTorch's eta_min), default 0 */
     int balance;      /* class-balanced loss weights */
     int weak_shuffle; /* 1: batches from one file; 0: records from all files */
     int bn_frozen;    /* batchnorm: frozen (1) or batch (0, PyTorch's train mode) */
@@ -123,6 +125,12 @@ typedef struct cc_train_result {
  * are recomputed. */
 void cc_train_adam_step(cc_nn_model *m, const float *grad, float *am, float *av, uint64_t t,
                         double lr, double beta1, double beta2, double eps);
+
+/* The learning rate of the 1-based Adam step `step` of a run of `steps`
+ * steps with base rate lr: lr itself for the constant schedule; for cosine,
+ * lr_min + (lr - lr_min) (1 + cos(pi (step - 1) / steps)) / 2 (PyTorch's
+ * CosineAnnealingLR with T_max = steps, stepped once per batch). */
+double cc_train_lr(const cc_train_config *c, double lr, uint64_t step, uint64_t steps);
 
 /* Runs the training described by c: loads the data, trains, writes the
  * checkpoint every epoch and finally the card (+ weights) at c->output with

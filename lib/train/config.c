@@ -89,7 +89,7 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
         "shuffle", "augment", "batchnorm",  "dropout", NULL};
     static const char *const dkeys[] = {"dir",   "train",        "validation",
                                         "group", "max_per_file", NULL};
-    static const char *const okeys[] = {"lr", "beta1", "beta2", "eps", NULL};
+    static const char *const okeys[] = {"lr", "beta1", "beta2", "eps", "schedule", "lr_min", NULL};
     static const char *const lkeys[] = {"balance", NULL};
     static const char *const akeys[] = {"pileup_p", "pileup_ratio", "pileup_near", "pileup_dt_min",
                                         "noise_p",  "noise_sigma",  "shift_max",   NULL};
@@ -153,12 +153,19 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
                                 "data: %s is both a training and a validation file (the split "
                                 "is by file)",
                                 c->train_files[i]);
+    s = NULL;
     if (o && (cc_y_expect(o, CC_Y_MAP, "optimizer", e) || cc_y_check_keys(o, okeys, e) ||
               cc_y_f64(o, "lr", 0, 0, 1, &c->lr, e) ||
               cc_y_f64(o, "beta1", 0, 0, 0.999999, &c->beta1, e) ||
               cc_y_f64(o, "beta2", 0, 0, 0.999999999, &c->beta2, e) ||
-              cc_y_f64(o, "eps", 0, 1e-20, 1, &c->eps, e)))
+              cc_y_f64(o, "eps", 0, 1e-20, 1, &c->eps, e) ||
+              cc_y_f64(o, "lr_min", 0, 0, 1, &c->lr_min, e) || cc_y_str(o, "schedule", 0, &s, e)))
         return -1;
+    if (o && s && strcmp(s, "constant") && strcmp(s, "cosine"))
+        return cc_y_err(e, cc_y_get(o, "schedule"),
+                        "optimizer.schedule: expected constant or cosine, found '%s'", s);
+    if (o && s) c->cosine = !strcmp(s, "cosine");
+    s = NULL;
     if (l && (cc_y_expect(l, CC_Y_MAP, "loss", e) || cc_y_check_keys(l, lkeys, e) ||
               cc_y_bool(l, "balance", 0, &c->balance, e)))
         return -1;

@@ -38,6 +38,7 @@ typedef struct run {
     size_t L, nb; /* input length, flat buffer length */
     float *grad, *am, *av, *best;
     uint64_t step;  /* Adam steps so far */
+    uint64_t steps; /* Adam steps of the whole run (epochs x batches per epoch) */
     uint32_t epoch; /* completed epochs */
     cc_train_result res;
     double lr, w_clean, w_art, seconds;
@@ -88,11 +89,19 @@ void cc_train_adam_step(cc_nn_model *m, const float *grad, float *am, float *av,
     cc_nn_params_changed(m);
 }
 
+double cc_train_lr(const cc_train_config *c, double lr, uint64_t step, uint64_t steps)
+{
+    if (!c->cosine || !steps) return lr;
+    const double x = step > steps ? 1.0 : (double)(step - (step > 0)) / (double)steps;
+    return c->lr_min + 0.5 * (lr - c->lr_min) * (1 + cos(M_PI * x));
+}
+
 static void adam_step(run *r)
 {
     const cc_train_config *c = r->c;
     r->step++;
-    cc_train_adam_step(r->m, r->grad, r->am, r->av, r->step, r->lr, c->beta1, c->beta2, c->eps);
+    cc_train_adam_step(r->m, r->grad, r->am, r->av, r->step,
+                       cc_train_lr(c, r->lr, r->step, r->steps), c->beta1, c->beta2, c->eps);
 }
 
 /* ---- checkpoints -------------------------------------------------------------- */
@@ -291,6 +300,7 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
     uint64_t done = 0;
     for (uint32_t ep = r->epoch + 1; ep <= c->epochs && !rc; ep++) {
         const size_t nbat = plan_epoch(r, ep, perm, bs, bl);
+        r->steps = (uint64_t)c->epochs * nbat; /* the same number of batches every epoch */
         double loss_sum = 0, last = now_s();
         size_t loss_n = 0;
         cc_train_status st = {.epoch = ep, .epochs = c->epochs, .steps = nbat};
@@ -464,9 +474,10 @@ static int write_card(run *r, const char *command, cc_err *e)
     yq(f, s);
     fprintf(f, "\n  trained: ");
     snprintf(s, sizeof s,
-             "%s; %u epochs run, best validation epoch %u; batch %u, Adam lr %g, seed %llu, "
+             "%s; %u epochs run, best validation epoch %u; batch %u, Adam lr %g%s, seed %llu, "
              "batchnorm %s, dropout %s, %.0f s of training",
-             date, r->epoch, r->res.best_epoch, c->batch, r->lr, (unsigned long long)c->seed,
+             date, r->epoch, r->res.best_epoch, c->batch, r->lr,
+             c->cosine ? " (cosine schedule)" : "", (unsigned long long)c->seed,
              c->bn_frozen ? "frozen" : "batch", c->dropout ? "on" : "off", r->seconds);
     yq(f, s);
     fprintf(f, "\n  data: ");
