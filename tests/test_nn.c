@@ -193,10 +193,38 @@ START_TEST(plugin)
     c.ops->ws_free(c.inst, ws);
     cc_classifier_destroy(&c);
     cc_ydoc_free(&doc);
-    /* a missing card and an unknown key are create() errors */
-    const char *bad[] = {"model: nope.yaml\n", "model: cait-cnn.yaml\ncutof: 1\n"};
-    const char *why[] = {"nope.yaml", "cutof"};
-    for (int i = 0; i < 2; i++) {
+    /* an ensemble: the mean of its members' P(clean) */
+    const char *ens = "model: [cait-cnn.yaml, cnn.yaml]\n";
+    doc = cc_ydoc_load_string("conf", ens, strlen(ens), &e);
+    CCT_SRC("tests/golden/nn", gdir);
+    ck_assert_msg(cc_classifier_create(r, "ens", "nn", doc->root, gdir, &c, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(c.info.model, "cait-cnn-v2+1");
+    ck_assert_uint_eq(c.info.input_len, 512);
+    ws = c.ops->ws_new(c.inst, 8);
+    ck_assert_ptr_nonnull(ws);
+    b.input_len = 512;
+    ck_assert_int_eq(c.ops->classify(c.inst, ws, &b, s, &e), 0);
+    cc_nn_model *m2 = cc_nn_load(strcat(gdir, "/cnn.yaml"), &e);
+    cc_nn_ws *w2 = cc_nn_ws_new(m2, N);
+    float ref2[N];
+    ck_assert_int_eq(cc_nn_score(m2, w2, x, N, ref2, &e), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_float_eq_tol(s[i], (ref[i] + ref2[i]) / 2, 1e-6);
+        ck_assert(fabsf(ref[i] - ref2[i]) > 1e-3); /* the members disagree */
+    }
+    c.ops->ws_free(c.inst, ws);
+    cc_classifier_destroy(&c);
+    cc_ydoc_free(&doc);
+    cc_nn_ws_free(&w2);
+    cc_nn_free(&m2);
+    /* a missing card, an unknown key, a member of another input length, an
+     * empty ensemble are create() errors */
+    const char *bad[] = {"model: nope.yaml\n", "model: cait-cnn.yaml\ncutof: 1\n",
+                         "model: [cait-cnn.yaml, nope2.yaml]\n", "model: []\n",
+                         "model: [cait-cnn.yaml, [x]]\n"};
+    const char *why[] = {"nope.yaml", "cutof", "nope2.yaml", "1 to 16 members",
+                         "expected a card path"};
+    for (int i = 0; i < 5; i++) {
         doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
         CCT_SRC("tests/golden/nn", gdir);
         ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, gdir, &c, &e), -1);

@@ -1,14 +1,18 @@
-/* nn.c - the `nn` classifier plugin: a neural network from a model card.
+/* nn.c - the `nn` classifier plugin: a neural network, or an ensemble of
+ * networks, from model cards.
  *
  * Configuration (the classifier's `config:` block):
  *     model: models/cait-cnn.yaml   # model card, relative to the config file's directory
+ *     model: [a.yaml, b.yaml, c.yaml]   # or an ensemble: the mean of the members' P(clean)
  *     threads: 1                    # optional: OpenBLAS threads (process-wide; default:
  *                                   # leave OPENBLAS_NUM_THREADS alone)
- * create() loads the card and its weights and runs the card's self-test (a
- * model that fails is refused with the reason); each worker thread gets a
- * workspace for max_batch records; classify() runs the whole batch through
- * the network on the preprocessed inputs and writes P(clean). The loaded
- * model is read-only and shared by all workers.
+ * create() loads every card and its weights and runs its self-test (a model
+ * that fails is refused with the reason); the members of an ensemble must
+ * take the same input length, and the first member's cutoff is the
+ * ensemble's. Each worker thread gets one workspace per member for
+ * max_batch records; classify() runs the whole batch through each network
+ * on the preprocessed inputs and writes P(clean), averaged over the
+ * members. The loaded models are read-only and shared by all workers.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -20,58 +24,120 @@
 
 void openblas_set_num_threads(int num_threads);
 
+#define NN_MAX_MEMBERS 16
+
+typedef struct nn_inst {
+    size_t n; /* members */
+    cc_nn_model *m[NN_MAX_MEMBERS];
+} nn_inst;
+
+typedef struct nn_ws {
+    cc_nn_ws *w[NN_MAX_MEMBERS];
+    float *tmp; /* one member's scores [max_batch] (ensembles only) */
+} nn_ws;
+
+static void nn_destroy(void *inst)
+{
+    nn_inst *s = inst;
+    if (!s) return;
+    for (size_t i = 0; i < s->n; i++) cc_nn_free(&s->m[i]);
+    free(s);
+}
+
+/* Loads the card named by scalar node c (relative to dir) as member s->n. */
+static int load_member(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
+{
+    if (!c || c->type != CC_Y_SCALAR || !*c->str)
+        return cc_y_err(e, c, "model: expected a card path or a list of card paths");
+    char path[PATH_MAX];
+    int k = c->str[0] == '/' ? snprintf(path, sizeof path, "%s", c->str)
+                             : snprintf(path, sizeof path, "%s/%s", dir, c->str);
+    if (k < 0 || (size_t)k >= sizeof path) return cc_y_err(e, c, "model: path too long");
+    cc_nn_model *m = cc_nn_load(path, e);
+    if (!m) return -1;
+    if (s->n && cc_nn_input_len(m) != cc_nn_input_len(s->m[0])) {
+        int rc = cc_y_err(e, c, "model: ensemble member %s takes %zu inputs, %s takes %zu", path,
+                          cc_nn_input_len(m), cc_nn_name(s->m[0]), cc_nn_input_len(s->m[0]));
+        cc_nn_free(&m);
+        return rc;
+    }
+    s->m[s->n++] = m;
+    return 0;
+}
+
 static int nn_create(const cc_ynode *conf, const cc_plugin_env *env, void **inst,
                      cc_classifier_info *info, cc_err *e)
 {
     static const char *const keys[] = {"model", "threads", NULL};
-    const char *model = NULL;
     int64_t threads = 0;
     if (!conf) return cc_err_set(e, "nn: a config block with 'model: CARD.yaml' is required");
     if (cc_y_expect(conf, CC_Y_MAP, "nn config", e) || cc_y_check_keys(conf, keys, e) ||
-        cc_y_str(conf, "model", 1, &model, e) || cc_y_i64(conf, "threads", 0, 1, 64, &threads, e))
+        cc_y_i64(conf, "threads", 0, 1, 64, &threads, e))
         return -1;
-    char path[PATH_MAX];
+    const cc_ynode *mn = cc_y_get(conf, "model");
+    if (!mn) return cc_y_err(e, conf, "nn config: 'model' is required");
+    if (mn->type == CC_Y_SEQ && (mn->n < 1 || mn->n > NN_MAX_MEMBERS))
+        return cc_y_err(e, mn, "model: an ensemble has 1 to %d members, found %zu", NN_MAX_MEMBERS,
+                        mn->n);
     const char *dir = env && env->config_dir && *env->config_dir ? env->config_dir : ".";
-    int k = model[0] == '/' ? snprintf(path, sizeof path, "%s", model)
-                            : snprintf(path, sizeof path, "%s/%s", dir, model);
-    if (k < 0 || (size_t)k >= sizeof path)
-        return cc_y_err(e, cc_y_get(conf, "model"), "model: path too long");
-    cc_nn_model *m = cc_nn_load(path, e);
-    if (!m) return -1;
+    nn_inst *s = calloc(1, sizeof *s);
+    if (!s) return cc_err_set(e, "out of memory");
+    const size_t n = mn->type == CC_Y_SEQ ? mn->n : 1;
+    for (size_t i = 0; i < n; i++)
+        if (load_member(s, mn->type == CC_Y_SEQ ? mn->kids[i] : mn, dir, e)) {
+            nn_destroy(s);
+            return -1;
+        }
     if (threads) openblas_set_num_threads((int)threads);
     memset(info, 0, sizeof *info);
-    info->input_len = cc_nn_input_len(m);
-    info->default_cutoff = cc_nn_cutoff(m);
-    snprintf(info->model, sizeof info->model, "%s", cc_nn_name(m));
-    *inst = m;
+    info->input_len = cc_nn_input_len(s->m[0]);
+    info->default_cutoff = cc_nn_cutoff(s->m[0]);
+    /* "name" for one model, "name+N" for it and N more members */
+    char more[16] = "";
+    if (s->n > 1) snprintf(more, sizeof more, "+%zu", s->n - 1);
+    snprintf(info->model, sizeof info->model, "%.*s%s",
+             (int)(sizeof info->model - 1 - strlen(more)), cc_nn_name(s->m[0]), more);
+    *inst = s;
     return 0;
-}
-
-static void *nn_ws_new(void *inst, size_t max_batch)
-{
-    return cc_nn_ws_new(inst, max_batch);
-}
-
-static int nn_classify(void *inst, void *ws, const cc_batch *b, float *scores, cc_err *e)
-{
-    const cc_nn_model *m = inst;
-    if (!b->x || b->input_len != cc_nn_input_len(m))
-        return cc_err_set(e, "nn %s: batch input length %zu, the model needs %zu", cc_nn_name(m),
-                          b->x ? b->input_len : 0, cc_nn_input_len(m));
-    return cc_nn_score(m, ws, b->x, b->n, scores, e);
 }
 
 static void nn_ws_free(void *inst, void *ws)
 {
+    nn_ws *w = ws;
     (void)inst;
-    cc_nn_ws *w = ws;
-    cc_nn_ws_free(&w);
+    if (!w) return;
+    for (size_t i = 0; i < NN_MAX_MEMBERS; i++) cc_nn_ws_free(&w->w[i]);
+    free(w->tmp);
+    free(w);
 }
 
-static void nn_destroy(void *inst)
+static void *nn_ws_new(void *inst, size_t max_batch)
 {
-    cc_nn_model *m = inst;
-    cc_nn_free(&m);
+    const nn_inst *s = inst;
+    nn_ws *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    int ok = s->n == 1 || (w->tmp = malloc((max_batch ? max_batch : 1) * sizeof *w->tmp));
+    for (size_t i = 0; ok && i < s->n; i++) ok = (w->w[i] = cc_nn_ws_new(s->m[i], max_batch)) != 0;
+    if (!ok) nn_ws_free(inst, w), w = NULL;
+    return w;
+}
+
+static int nn_classify(void *inst, void *ws, const cc_batch *b, float *scores, cc_err *e)
+{
+    const nn_inst *s = inst;
+    nn_ws *w = ws;
+    const size_t L = cc_nn_input_len(s->m[0]);
+    if (!b->x || b->input_len != L)
+        return cc_err_set(e, "nn %s: batch input length %zu, the model needs %zu",
+                          cc_nn_name(s->m[0]), b->x ? b->input_len : 0, L);
+    if (cc_nn_score(s->m[0], w->w[0], b->x, b->n, scores, e)) return -1;
+    if (s->n == 1) return 0;
+    for (size_t k = 1; k < s->n; k++) {
+        if (cc_nn_score(s->m[k], w->w[k], b->x, b->n, w->tmp, e)) return -1;
+        for (size_t i = 0; i < b->n; i++) scores[i] += w->tmp[i];
+    }
+    for (size_t i = 0; i < b->n; i++) scores[i] /= (float)s->n;
+    return 0;
 }
 
 const cc_classifier_ops *cryoclean_classifier_v1(void)
@@ -80,7 +146,7 @@ const cc_classifier_ops *cryoclean_classifier_v1(void)
         .abi = CC_PLUGIN_ABI,
         .size = sizeof(cc_classifier_ops),
         .name = "nn",
-        .version = "1.0",
+        .version = "1.1",
         .create = nn_create,
         .ws_new = nn_ws_new,
         .classify = nn_classify,
