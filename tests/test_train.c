@@ -293,6 +293,58 @@ START_TEST(lr_schedule)
 }
 END_TEST
 
+START_TEST(weight_average)
+{
+    setup_data();
+    /* the update, with its warm-up: step 1 keeps 2/11 of the average */
+    float avg[2] = {1.0f, -2.0f}, p[2] = {3.0f, 4.0f};
+    cc_train_ema_update(avg, p, 2, 0.9, 1);
+    ck_assert_float_eq_tol(avg[0], 1.0f * 2 / 11 + 3.0f * 9 / 11, 1e-6f);
+    cc_train_ema_update(avg, p, 2, 0.9, 1000); /* past the warm-up: the decay itself */
+    ck_assert_float_eq_tol(avg[1], (-2.0f * 2 / 11 + 4.0f * 9 / 11) * 0.9f + 0.4f, 1e-5f);
+    cc_train_config c;
+    cc_err e = {{0}};
+    write_config("badema", "  optimizer: {lr: 3.0e-3, ema: 1.5}\n");
+    ck_assert_int_eq(load_cfg("badema", &c, &e), -1);
+    ck_assert_msg(strstr(e.msg, "ema") && strstr(e.msg, "badema.yaml:6"), "%s", e.msg);
+    /* an averaged run keeps other weights than the raw run, and an
+     * interrupted averaged run resumes to the same weights bit for bit */
+    write_config("raw", "  optimizer: {lr: 3.0e-3}\n");
+    write_config("avg", "  optimizer: {lr: 3.0e-3, ema: 0.99}\n");
+    cc_train_result r;
+    char card[600];
+    size_t n0, n1, n2;
+    train("raw", 0, 3, &r);
+    snprintf(card, sizeof card, "%s/raw.out.yaml", dir);
+    float *w0 = params_of(card, &n0);
+    train("avg", 0, 3, &r);
+    snprintf(card, sizeof card, "%s/avg.out.yaml", dir);
+    float *w1 = params_of(card, &n1);
+    unsigned best = r.best_epoch;
+    ck_assert(n0 == n1 && memcmp(w0, w1, n0 * sizeof *w0));
+    size_t n;
+    unsigned char *txt = slurp(card, &n);
+    ck_assert(strstr((char *)txt, "weight average (EMA 0.99)"));
+    free(txt);
+    train("avg", 0, 1, &r);
+    train("avg", 1, 3, &r);
+    ck_assert_uint_eq(r.best_epoch, best);
+    float *w2 = params_of(card, &n2);
+    ck_assert_msg(n1 == n2 && !memcmp(w1, w2, n1 * sizeof *w1), "resumed averaged run differs");
+    /* a checkpoint without the average cannot resume an averaged run */
+    train("raw", 0, 1, &r);
+    char from[600], to[600];
+    snprintf(from, sizeof from, "%s/raw.out.yaml.ckpt", dir);
+    snprintf(to, sizeof to, "%s/avg.out.yaml.ckpt", dir);
+    ck_assert_int_eq(rename(from, to), 0);
+    ck_assert_int_eq(load_cfg("avg", &c, &e), 0);
+    ck_assert_int_eq(cc_train_run(&c, "test", 1, NULL, NULL, NULL, &e), -1);
+    ck_assert_msg(strstr(e.msg, "'ema'") && strstr(e.msg, "without ema"), "%s", e.msg);
+    cc_train_config_release(&c);
+    free(w0), free(w1), free(w2);
+}
+END_TEST
+
 START_TEST(cli)
 {
     setup_data();
@@ -591,6 +643,7 @@ static Suite *suite(void)
     tcase_add_test(tc, train_end_to_end);
     tcase_add_test(tc, train_batchnorm);
     tcase_add_test(tc, lr_schedule);
+    tcase_add_test(tc, weight_average);
     tcase_add_test(tc, cli);
     tcase_add_test(tc, shipped_default);
     tcase_add_test(tc, shipped_train_configs_load);

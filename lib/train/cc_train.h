@@ -53,7 +53,7 @@
 #include "cc_err.h"
 #include "cc_nn.h"
 
-#define CC_TRAIN_MAX_FILES 64
+#define CC_TRAIN_MAX_FILES 256
 
 /* Every knob of a run (cc_train_config_load fills the defaults first). */
 typedef struct cc_train_config {
@@ -72,6 +72,8 @@ typedef struct cc_train_config {
     double beta1, beta2, eps;
     int cosine;       /* learning-rate schedule: 1 cosine decay to lr_min, 0 constant */
     double lr_min;    /* the cosine schedule's floor (PyTorch's eta_min), default 0 */
+    double ema;       /* decay of an exponential moving average of the weights that is
+                         validated and kept instead of the raw ones; 0 = off */
     int balance;      /* class-balanced loss weights */
     int weak_shuffle; /* 1: batches from one file; 0: records from all files */
     int bn_frozen;    /* batchnorm: frozen (1) or batch (0, PyTorch's train mode) */
@@ -131,6 +133,11 @@ void cc_train_adam_step(cc_nn_model *m, const float *grad, float *am, float *av,
  * lr_min + (lr - lr_min) (1 + cos(pi (step - 1) / steps)) / 2 (PyTorch's
  * CosineAnnealingLR with T_max = steps, stepped once per batch). */
 double cc_train_lr(const cc_train_config *c, double lr, uint64_t step, uint64_t steps);
+
+/* One step of the weight average: avg = d avg + (1 - d) p over n values with
+ * d = min(decay, (1 + t) / (10 + t)) at the 1-based step t (the short
+ * warm-up lets the average leave the initial weights quickly). */
+void cc_train_ema_update(float *avg, const float *p, size_t n, double decay, uint64_t t);
 
 /* Runs the training described by c: loads the data, trains, writes the
  * checkpoint every epoch and finally the card (+ weights) at c->output with

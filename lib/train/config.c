@@ -89,7 +89,8 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
         "shuffle", "augment", "batchnorm",  "dropout", NULL};
     static const char *const dkeys[] = {"dir",   "train",        "validation",
                                         "group", "max_per_file", NULL};
-    static const char *const okeys[] = {"lr", "beta1", "beta2", "eps", "schedule", "lr_min", NULL};
+    static const char *const okeys[] = {"lr",       "beta1",  "beta2", "eps",
+                                        "schedule", "lr_min", "ema",   NULL};
     static const char *const lkeys[] = {"balance", NULL};
     static const char *const akeys[] = {"pileup_p", "pileup_ratio", "pileup_near", "pileup_dt_min",
                                         "noise_p",  "noise_sigma",  "shift_max",   NULL};
@@ -159,7 +160,8 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
               cc_y_f64(o, "beta1", 0, 0, 0.999999, &c->beta1, e) ||
               cc_y_f64(o, "beta2", 0, 0, 0.999999999, &c->beta2, e) ||
               cc_y_f64(o, "eps", 0, 1e-20, 1, &c->eps, e) ||
-              cc_y_f64(o, "lr_min", 0, 0, 1, &c->lr_min, e) || cc_y_str(o, "schedule", 0, &s, e)))
+              cc_y_f64(o, "lr_min", 0, 0, 1, &c->lr_min, e) ||
+              cc_y_f64(o, "ema", 0, 0, 0.999999, &c->ema, e) || cc_y_str(o, "schedule", 0, &s, e)))
         return -1;
     if (o && s && strcmp(s, "constant") && strcmp(s, "cosine"))
         return cc_y_err(e, cc_y_get(o, "schedule"),

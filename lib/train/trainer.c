@@ -37,9 +37,10 @@ typedef struct run {
     tr_set tr, va;
     size_t L, nb; /* input length, flat buffer length */
     float *grad, *am, *av, *best;
-    uint64_t step;  /* Adam steps so far */
-    uint64_t steps; /* Adam steps of the whole run (epochs x batches per epoch) */
-    uint32_t epoch; /* completed epochs */
+    float *ema, *raw; /* weight average and the raw weights while it is validated; NULL if off */
+    uint64_t step;    /* Adam steps so far */
+    uint64_t steps;   /* Adam steps of the whole run (epochs x batches per epoch) */
+    uint32_t epoch;   /* completed epochs */
     cc_train_result res;
     double lr, w_clean, w_art, seconds;
 } run;
@@ -102,6 +103,24 @@ static void adam_step(run *r)
     r->step++;
     cc_train_adam_step(r->m, r->grad, r->am, r->av, r->step,
                        cc_train_lr(c, r->lr, r->step, r->steps), c->beta1, c->beta2, c->eps);
+    if (r->ema) cc_train_ema_update(r->ema, cc_nn_params(r->m, NULL), r->nb, c->ema, r->step);
+}
+
+void cc_train_ema_update(float *avg, const float *p, size_t n, double decay, uint64_t t)
+{
+    const double warm = (1.0 + (double)t) / (10.0 + (double)t);
+    const float d = (float)(decay < warm ? decay : warm), a = 1 - d;
+    for (size_t i = 0; i < n; i++) avg[i] = d * avg[i] + a * p[i];
+}
+
+/* Puts the averaged weights in the model (in = 1) or the raw ones back (in = 0). */
+static void ema_swap(run *r, int in)
+{
+    if (!r->ema) return;
+    float *p = cc_nn_params_mut(r->m);
+    if (in) memcpy(r->raw, p, r->nb * sizeof *p);
+    memcpy(p, in ? r->ema : r->raw, r->nb * sizeof *p);
+    cc_nn_params_changed(r->m);
 }
 
 /* ---- checkpoints -------------------------------------------------------------- */
@@ -141,12 +160,12 @@ static int ckpt_write(run *r, cc_err *e)
                           "seconds",
                           sec,
                           NULL};
-    const char *names[] = {"params", "best", "adam_m", "adam_v"};
-    size_t nd[4] = {1, 1, 1, 1};
+    const char *names[] = {"params", "best", "adam_m", "adam_v", "ema"};
+    size_t nd[5] = {1, 1, 1, 1, 1};
     uint64_t len = r->nb;
-    const uint64_t *shp[4] = {&len, &len, &len, &len};
-    const float *data[4] = {cc_nn_params(r->m, NULL), r->best, r->am, r->av};
-    if (cc_st_write(tmp, 4, names, nd, shp, data, meta, e)) return -1;
+    const uint64_t *shp[5] = {&len, &len, &len, &len, &len};
+    const float *data[5] = {cc_nn_params(r->m, NULL), r->best, r->am, r->av, r->ema};
+    if (cc_st_write(tmp, r->ema ? 5 : 4, names, nd, shp, data, meta, e)) return -1;
     if (rename(tmp, c->checkpoint))
         return cc_err_set(e, "%s: cannot rename to %s", tmp, c->checkpoint);
     return 0;
@@ -166,8 +185,8 @@ static int ckpt_read(run *r, cc_err *e)
     if (!f) return cc_err_prefix(e, "--resume");
     int rc = 0;
     const char *fmt = meta_get(f, "format"), *sd = meta_get(f, "seed");
-    float *dst[4] = {cc_nn_params_mut(r->m), r->best, r->am, r->av};
-    const char *names[] = {"params", "best", "adam_m", "adam_v"};
+    float *dst[5] = {cc_nn_params_mut(r->m), r->best, r->am, r->av, r->ema};
+    const char *names[] = {"params", "best", "adam_m", "adam_v", "ema"};
     if (!fmt || strcmp(fmt, CKPT_FORMAT) || !sd || !meta_get(f, "epoch")) {
         rc = cc_err_set(e, "%s: not a cryoclean training checkpoint", c->checkpoint);
         goto out;
@@ -177,11 +196,11 @@ static int ckpt_read(run *r, cc_err *e)
                         (unsigned long long)c->seed);
         goto out;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < (r->ema ? 5 : 4); i++) {
         const cc_st_tensor *t = cc_st_find(f, names[i]);
         if (!t || t->numel != r->nb) {
-            rc = cc_err_set(e, "%s: tensor '%s' missing or not %zu values (another model?)",
-                            c->checkpoint, names[i], r->nb);
+            rc = cc_err_set(e, "%s: tensor '%s' missing or not %zu values (another model%s?)",
+                            c->checkpoint, names[i], r->nb, i == 4 ? ", a run without ema" : "");
             goto out;
         }
         cc_st_to_f32(t, dst[i]);
@@ -344,6 +363,7 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
         }
         if (rc) break;
         r->seconds = sec0 + (now_s() - t_start);
+        ema_swap(r, 1); /* validate (and keep) the averaged weights */
         if (validate(r, ws, vscore, vlab, &st, e)) {
             rc = -1;
             break;
@@ -357,6 +377,7 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
             r->res.best_recall = st.val_recall, r->res.best_selectivity = st.val_selectivity;
             r->res.best_precision = st.val_precision;
         }
+        ema_swap(r, 0);
         if (progress) progress(ctx, &st);
         rc = ckpt_write(r, e);
     }
@@ -469,15 +490,16 @@ static int write_card(run *r, const char *command, cc_err *e)
         goto out;
     }
     fprintf(f, "cutoff: %g\nprovenance:\n  source: ", (double)cc_nn_cutoff(r->m));
-    char s[4096];
+    char s[4096], ema[48] = "";
+    if (c->ema > 0) snprintf(ema, sizeof ema, ", weight average (EMA %g)", c->ema);
     snprintf(s, sizeof s, "cryoclean train (lib/train), architecture from %s", c->model);
     yq(f, s);
     fprintf(f, "\n  trained: ");
     snprintf(s, sizeof s,
-             "%s; %u epochs run, best validation epoch %u; batch %u, Adam lr %g%s, seed %llu, "
+             "%s; %u epochs run, best validation epoch %u; batch %u, Adam lr %g%s%s, seed %llu, "
              "batchnorm %s, dropout %s, %.0f s of training",
              date, r->epoch, r->res.best_epoch, c->batch, r->lr,
-             c->cosine ? " (cosine schedule)" : "", (unsigned long long)c->seed,
+             c->cosine ? " (cosine schedule)" : "", ema, (unsigned long long)c->seed,
              c->bn_frozen ? "frozen" : "batch", c->dropout ? "on" : "off", r->seconds);
     yq(f, s);
     fprintf(f, "\n  data: ");
@@ -543,7 +565,11 @@ int cc_train_run(const cc_train_config *c, const char *command, int resume,
     r.lr = c->lr > 0 ? c->lr : paper_lr(r.m);
     r.grad = calloc(r.nb, sizeof *r.grad), r.am = calloc(r.nb, sizeof *r.am);
     r.av = calloc(r.nb, sizeof *r.av), r.best = calloc(r.nb, sizeof *r.best);
-    if (!r.grad || !r.am || !r.av || !r.best) {
+    if (c->ema > 0) {
+        r.ema = malloc(r.nb * sizeof *r.ema), r.raw = malloc(r.nb * sizeof *r.raw);
+        if (r.ema) memcpy(r.ema, cc_nn_params(r.m, NULL), r.nb * sizeof *r.ema);
+    }
+    if (!r.grad || !r.am || !r.av || !r.best || (c->ema > 0 && (!r.ema || !r.raw))) {
         cc_err_set(e, "out of memory");
         goto out;
     }
@@ -581,7 +607,7 @@ out:
     if (res) *res = r.res;
     tr_set_free(&r.tr);
     tr_set_free(&r.va);
-    free(r.grad), free(r.am), free(r.av), free(r.best);
+    free(r.grad), free(r.am), free(r.av), free(r.best), free(r.ema), free(r.raw);
     cc_nn_free(&r.m);
     return rc;
 }
