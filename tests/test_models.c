@@ -31,32 +31,40 @@ static const shipped models[] = {
     {"tst-default", 600, 600, 1200, 0.74, 0.98, 0.15},
 };
 
-static void check_model(const shipped *s)
+/* Runs `cryoclean eval` of the nn plugin with the card at path on the t2
+ * scans (mix, IOR and IOS records) and reads its JSON report into r. */
+static void eval_card(const char *path, int mix, int ior, int ios, cc_eval_report *r)
 {
-    char exe[1024], plugins[1024], card[1024], sim[1024], dir[512], conf[600], json[600];
+    char exe[1024], plugins[1024], sim[1024], dir[512], conf[600], json[600];
     char cmd[8192];
     CCT_BUILD("tools/cryoclean", exe);
     CCT_BUILD("plugins", plugins);
-    snprintf(conf, sizeof conf, "conf/models/%s.yaml", s->card);
-    CCT_SRC(conf, card);
     CCT_SRC("conf/train/sim-det-t2.yaml", sim);
     cct_tmpdir(dir, sizeof dir);
     snprintf(conf, sizeof conf, "%s/nn.yaml", dir);
     snprintf(json, sizeof json, "%s/eval.json", dir);
     char text[1200];
-    snprintf(text, sizeof text, "model: %s\nthreads: 1\n", card);
+    snprintf(text, sizeof text, "model: %s\nthreads: 1\n", path);
     cct_write_file(conf, text, strlen(text));
     snprintf(cmd, sizeof cmd,
              "OPENBLAS_NUM_THREADS=1 %s eval --classifier nn --config %s --plugin-dir %s "
              "--simulate %d --sim %s --ior=%d --ios=%d --json %s -q",
-             exe, conf, plugins, s->mix, sim, s->ior, s->ios, json);
+             exe, conf, plugins, mix, sim, ior, ios, json);
     int st = system(cmd);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: eval failed (%d)", s->card, st);
-    cc_eval_report r;
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: eval failed (%d)", path, st);
     cc_err e = {{0}};
-    ck_assert_msg(cc_eval_read_json(json, &r, &e) == 0, "%s", e.msg);
-    printf("%-12s BA %.4f recall %.4f selectivity %.4f IOR %.4f IOS %.4f\n", s->card, r.at.ba,
-           r.at.recall, r.at.selectivity, r.ior_value, r.ios_value);
+    ck_assert_msg(cc_eval_read_json(json, r, &e) == 0, "%s", e.msg);
+    printf("%-12s BA %.4f recall %.4f selectivity %.4f IOR %.4f IOS %.4f\n", r->model, r->at.ba,
+           r->at.recall, r->at.selectivity, r->ior_value, r->ios_value);
+}
+
+static void check_model(const shipped *s)
+{
+    char rel[600], card[1024];
+    snprintf(rel, sizeof rel, "conf/models/%s.yaml", s->card);
+    CCT_SRC(rel, card);
+    cc_eval_report r;
+    eval_card(card, s->mix, s->ior, s->ios, &r);
     ck_assert_str_eq(r.model, s->card);
     ck_assert_msg(r.at.ba >= s->ba, "%s: BA %.4f < %.2f", s->card, r.at.ba, s->ba);
     ck_assert_msg(r.ior_value >= s->ior_v, "%s: IOR %.4f < %.2f", s->card, r.ior_value, s->ior_v);
@@ -77,6 +85,49 @@ START_TEST(shipped_models_meet_their_floors)
 }
 END_TEST
 
+/* The adaptation recipe (conf/train/cnn-adapt.yaml, docs/MODELS.md) at a
+ * third of the documented data: fine-tuning the default on simulated
+ * records of det-t2's shapes (other seeds than the scans) must lift its
+ * pile-up selectivity on det-t2 well above the default's without losing
+ * recall. Measured: IOS 0.969 -> 0.986, IOR 0.994 -> 0.987, BA 0.988. */
+START_TEST(adapting_the_default_to_a_detector)
+{
+    char exe[1024], sim[1024], recipe[1024], deflt[1024], dir[512], out[600], cmd[8192];
+    CCT_BUILD("tools/cryoclean", exe);
+    CCT_SRC("conf/train/sim-det-t2.yaml", sim);
+    CCT_SRC("conf/train/cnn-adapt.yaml", recipe);
+    CCT_SRC("conf/models/cnn-default.yaml", deflt);
+    cct_tmpdir(dir, sizeof dir);
+    const struct {
+        const char *file, *extra;
+        int n, seed;
+    } runs[] = {{"adapt", "", 2000, 702},
+                {"adapt-b", "", 4000, 732},
+                {"adapt-pu", "--class event --class pileup --class earlylate", 2000, 712},
+                {"adapt-v", "", 500, 722}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s sim -q -c %s -o %s/%s.h5 -n %d -s %d %s", exe, sim, dir,
+                 runs[i].file, runs[i].n, runs[i].seed, runs[i].extra);
+        ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    }
+    snprintf(out, sizeof out, "%s/cnn-t2.yaml", dir);
+    snprintf(cmd, sizeof cmd,
+             "OPENBLAS_NUM_THREADS=1 %s train %s --data-dir %s --output %s -q > %s/train.log", exe,
+             recipe, dir, out, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    cc_eval_report d, a;
+    eval_card(deflt, 2000, 3000, 4000, &d);
+    eval_card(out, 2000, 3000, 4000, &a);
+    ck_assert_str_eq(a.model, "cnn-adapted");
+    ck_assert_msg(a.ios_value >= 0.98 && a.ios_value >= d.ios_value + 0.01,
+                  "adapted IOS %.4f, default %.4f", a.ios_value, d.ios_value);
+    ck_assert_msg(a.at.ba >= 0.97, "adapted BA %.4f", a.at.ba);
+    ck_assert_msg(a.ior_value >= 0.975, "adapted IOR %.4f", a.ior_value);
+    cc_eval_map_release(&d.ior), cc_eval_map_release(&d.ios);
+    cc_eval_map_release(&a.ior), cc_eval_map_release(&a.ios);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("models");
@@ -84,6 +135,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 600);
     tcase_add_loop_test(t, shipped_models_meet_their_floors, 0,
                         (int)(sizeof models / sizeof models[0]));
+    tcase_add_test(t, adapting_the_default_to_a_detector);
     suite_add_tcase(s, t);
     return s;
 }
