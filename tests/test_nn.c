@@ -217,8 +217,27 @@ START_TEST(plugin)
     cc_ydoc_free(&doc);
     cc_nn_ws_free(&w2);
     cc_nn_free(&m2);
-    /* a missing card, an unknown key, a member of another input length, an
-     * empty ensemble are create() errors */
+    /* a member of another input length is refused, naming both */
+    char tdir[512], tiny[600];
+    cct_tmpdir(tdir, sizeof tdir);
+    snprintf(tiny, sizeof tiny, "%s/tiny256.yaml", tdir);
+    const char *card256 =
+        "format: cryoclean-model-card/1\nname: tiny256\n"
+        "input: {length: 256, channels: 1, preprocessing: {downsample: block_mean, scale: "
+        "minmax}}\nweights: {seed: 1}\nlayers:\n  - {type: flatten, shape: [1, 256]}\n"
+        "  - {type: linear, name: fc, in: 256, out: 1, shape: [1, 1]}\n"
+        "output: {map: sigmoid, index: 0}\ncutoff: 0.5\nprovenance: {source: test}\n"
+        "selftest: {tolerance: 1.0e-6, seed: 99, count: 1, outputs: [[0.10820252]]}\n";
+    cct_write_file(tiny, card256, strlen(card256));
+    char mixed[1200];
+    CCT_SRC("tests/golden/nn", gdir);
+    snprintf(mixed, sizeof mixed, "model: [cait-cnn.yaml, %s]\n", tiny);
+    doc = cc_ydoc_load_string("conf", mixed, strlen(mixed), &e);
+    ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, gdir, &c, &e), -1);
+    REFUSED(e.msg, "takes 256 inputs, cait-cnn-v2 takes 512");
+    cc_ydoc_free(&doc);
+    /* a missing card, an unknown key, a missing member, an empty ensemble, a
+     * member that is not a path are create() errors */
     const char *bad[] = {"model: nope.yaml\n", "model: cait-cnn.yaml\ncutof: 1\n",
                          "model: [cait-cnn.yaml, nope2.yaml]\n", "model: []\n",
                          "model: [cait-cnn.yaml, [x]]\n"};
