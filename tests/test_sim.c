@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cc_sim.h"
 #include "cc_test.h"
@@ -599,6 +600,141 @@ START_TEST(pileup_dt_window)
 }
 END_TEST
 
+/* max |a - b| over n samples, relative to the peak of b */
+static double max_rel_diff(const float *a, const float *b, uint32_t n)
+{
+    double d = 0, pk = 0;
+    for (uint32_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i])), pk = fmax(pk, b[i]);
+    return d / pk;
+}
+
+/* cc_sim_shape_render draws the simulator's pulse; cc_sim_shape_fit gets a
+ * known shape back (det-t2 phonon and light shapes, 8192 samples at 25 kHz). */
+START_TEST(shape_render_and_fit)
+{
+    const cc_sim_shape shapes[2] = {{5.0, 0.6, 12.0, 2.5, 45.0}, {15.0, 10.0, 50.0, 9.0, 20.0}};
+    const uint32_t n = 8192;
+    const double fs = 25000;
+    float *x = malloc(sizeof *x * n), *y = malloc(sizeof *y * n);
+    ck_assert(x && y);
+    cc_err e = {{0}};
+    /* the render is what the simulator draws: a noiseless event pulse of
+     * height 0.5 V at onset 0 (the trigger), ADC off */
+    cc_sim_config cfg;
+    cc_sim_config_default(&cfg);
+    cfg.n_samples = n, cfg.n_channels = 1, cfg.adc = 0, cfg.onset_ms = 0;
+    cfg.ch[0].shape = shapes[0], cfg.ch[0].rms_v = 1e-9, cfg.ch[0].drift_v = 0;
+    cfg.ch[0].sat_v = 0, cfg.ch[0].ph_dist = CC_SIM_PH_UNIFORM;
+    cfg.ch[0].ph_min_v = cfg.ch[0].ph_max_v = 0.5, cfg.ch[0].line_frac = 0;
+    memset(cfg.class_weight, 0, sizeof cfg.class_weight);
+    cfg.class_weight[CC_SIM_EVENT] = 1;
+    cc_sim *s = mk(&cfg, 3);
+    cc_sim_record r;
+    ck_assert_int_eq(cc_sim_record_init(&r, n, &e), 0);
+    ck_assert_int_eq(cc_sim_next(s, &r, &e), 0);
+    cc_sim_shape_render(&shapes[0], fs, n / 4 + r.onset_ms * 1e-3 * fs, x, n);
+    for (uint32_t i = 0; i < n; i++) x[i] *= 0.5f;
+    ck_assert_msg(max_rel_diff(r.samples, x, n) < 1e-4, "render vs sim %g",
+                  max_rel_diff(r.samples, x, n));
+    cc_sim_record_release(&r);
+    cc_sim_free(&s);
+    for (int k = 0; k < 2; k++) {
+        cc_sim_shape_render(&shapes[k], fs, 2048.3, x, n);
+        float pk = 0;
+        for (uint32_t i = 0; i < n; i++) pk = fmaxf(pk, x[i]);
+        ck_assert(fabsf(pk - 1.0f) < 1e-4f && x[2048] == 0.0f && x[2049] > 0.0f);
+        cc_sim_shape_fitres f;
+        ck_assert_msg(cc_sim_shape_fit(x, n, fs, &f, &e) == 0, "%s", e.msg);
+        cc_sim_shape_render(&f.shape, fs, f.onset, y, n);
+        double d = max_rel_diff(y, x, n);
+        ck_assert_msg(
+            d < 0.005 && f.rms < 1e-3 && fabs(f.peak - 1) < 0.01 && fabs(f.onset - 2048.3) < 1.0,
+            "shape %d: max diff %g, rms %g, peak %g, onset %g", k, d, f.rms, f.peak, f.onset);
+    }
+    ck_assert_int_eq(cc_sim_shape_fit(x, 10, fs, &(cc_sim_shape_fitres){0}, &e), -1);
+    free(x), free(y);
+}
+END_TEST
+
+/* Runs build/tools/cryoclean with args (NULL-terminated, without argv[0]),
+ * stdout and stderr to log; returns the exit status. */
+static int run_tool(const char *log, const char *const *args)
+{
+    char exe[1024], cmd[4096];
+    CCT_BUILD("tools/cryoclean", exe);
+    size_t k = (size_t)snprintf(cmd, sizeof cmd, "'%s'", exe);
+    for (int i = 0; args[i]; i++) k += (size_t)snprintf(cmd + k, sizeof cmd - k, " '%s'", args[i]);
+    snprintf(cmd + k, sizeof cmd - k, " >'%s' 2>&1", log);
+    ck_assert(k < sizeof cmd - 600);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s", path);
+    static char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* `cryoclean sev` on a simulated det-t2 run gives back its shapes and noise. */
+START_TEST(sev_end_to_end)
+{
+    char dir[256], conf[1024], h5[512], yml[512], log[512];
+    cct_tmpdir(dir, sizeof dir);
+    CCT_SRC("conf/train/sim-det-t2.yaml", conf);
+    snprintf(h5, sizeof h5, "%s/run.h5", dir);
+    snprintf(yml, sizeof yml, "%s/det.yaml", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    const char *sim[] = {"sim", "-q", "-c", conf, "-o", h5, "-n", "3000", "-s", "5", NULL};
+    ck_assert_msg(run_tool(log, sim) == 0, "%s", slurp(log));
+    const char *sev[] = {"sev", h5, "--labels", "-q", "-o", yml, NULL};
+    ck_assert_msg(run_tool(log, sev) == 0, "%s", slurp(log));
+    const char *out = slurp(log);
+    ck_assert_msg(strstr(out, "phonon") && strstr(out, "light") && strstr(out, "residual"), "%s",
+                  out);
+    ck_assert_msg(strstr(slurp(yml), "# Fitted by `cryoclean sev` from") &&
+                      strstr(slurp(yml), "fs_hz: 25000"),
+                  "%s", slurp(yml));
+    cc_sim_config pre, fit;
+    cc_err e = {{0}};
+    ck_assert_msg(cc_sim_config_load(conf, &pre, &e) == 0, "%s", e.msg);
+    ck_assert_msg(cc_sim_config_load(yml, &fit, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(fit.n_samples, 8192);
+    ck_assert_int_eq(fit.n_channels, 2);
+    uint32_t n = fit.n_samples;
+    float *a = malloc(sizeof *a * n), *b = malloc(sizeof *b * n);
+    ck_assert(a && b);
+    for (uint32_t c = 0; c < 2; c++) {
+        ck_assert_int_eq(fit.ch[c].id, pre.ch[c].id);
+        ck_assert_int_eq(fit.ch[c].kind, pre.ch[c].kind);
+        cc_sim_shape_render(&pre.ch[c].shape, fit.fs_hz, 2048, a, n);
+        cc_sim_shape_render(&fit.ch[c].shape, fit.fs_hz, 2048, b, n);
+        double d = max_rel_diff(b, a, n), rr = fit.ch[c].rms_v / pre.ch[c].rms_v;
+        ck_assert_msg(d < 0.03, "channel %u: max diff %g", c, d);
+        ck_assert_msg(fabs(rr - 1) < 0.15, "channel %u: rms_v %g vs %g", c, fit.ch[c].rms_v,
+                      pre.ch[c].rms_v);
+    }
+    free(a), free(b);
+    /* no classify results: the error names the dataset */
+    const char *sc[] = {"sev", h5, "--scores", "-q", "-o", yml, NULL};
+    ck_assert_int_eq(run_tool(log, sc), 1);
+    out = slurp(log);
+    ck_assert_msg(strstr(out, "cryoclean sev: ") && strstr(out, "run.h5: events/cryoclean/accept"),
+                  "%s", out);
+    /* too few pulses: the error names the channel and the count */
+    const char *hi[] = {"sev", h5, "--labels", "-q", "--min-snr", "1e6", "-o", yml, NULL};
+    ck_assert_int_eq(run_tool(log, hi), 1);
+    ck_assert_msg(strstr(slurp(log), "channel 0: 0 pulses"), "%s", slurp(log));
+    const char *both[] = {"sev", h5, "--labels", "--scores", "-o", yml, NULL};
+    ck_assert_int_eq(run_tool(log, both), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sim");
@@ -618,6 +754,8 @@ static Suite *suite(void)
     tcase_add_test(t, config_yaml);
     tcase_add_test(t, shipped_yaml_files_load);
     tcase_add_test(t, scenario_rates_and_order);
+    tcase_add_test(t, shape_render_and_fit);
+    tcase_add_test(t, sev_end_to_end);
     suite_add_tcase(s, t);
     return s;
 }

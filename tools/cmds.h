@@ -16,6 +16,7 @@ CC_CMD(plot);
 CC_CMD(demo);
 CC_CMD(import);
 CC_CMD(alert);
+CC_CMD(sev);
 #undef CC_CMD
 
 #endif

@@ -24,6 +24,7 @@ int main(int argc, char **argv)
         {"classify", cmd_classify, "classify every record of an HDF5 file"},
         {"eval", cmd_eval, "evaluate a model on a labelled file"},
         {"train", cmd_train, "train a model from labelled HDF5 files"},
+        {"sev", cmd_sev, "fit a simulator preset (pulse shapes, noise) to a recorded run"},
         {"plot", cmd_plot, "draw the paper's figures as PNG"},
     };
     const size_t n = sizeof cmds / sizeof cmds[0];

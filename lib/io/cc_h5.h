@@ -124,6 +124,12 @@ const cc_h5_info *cc_h5_reader_info(const cc_h5_reader *r);
  * arrays (sized for out->k events). Fails if the range is outside the file. */
 int cc_h5_reader_read(cc_h5_reader *r, uint64_t first, cc_h5_batch *out, cc_err *e);
 
+/* Reads the whole numeric dataset `name` (relative to the group, e.g.
+ * "cryoclean/accept") of shape (n_channels, n_events) as float into
+ * out[n_channels * n_events]. Fails, naming file and dataset, when it is
+ * missing or has another rank, shape or type. */
+int cc_h5_reader_get_2d(cc_h5_reader *r, const char *name, float *out, cc_err *e);
+
 /* Looks up the class number of a label name in the `labels` attributes;
  * returns -1 if absent. */
 int cc_h5_reader_label_id(cc_h5_reader *r, const char *name);

@@ -638,6 +638,29 @@ int cc_h5_reader_read(cc_h5_reader *r, uint64_t first, cc_h5_batch *o, cc_err *e
     return 0;
 }
 
+int cc_h5_reader_get_2d(cc_h5_reader *r, const char *name, float *out, cc_err *e)
+{
+    const cc_h5_info *in = &r->info;
+    hsize_t want[2] = {in->n_channels, in->n_events};
+    hid_t d;
+    if (open_ds(r, name, 2, want, 1, &d, NULL, e)) {
+        if (d >= 0) H5Dclose(d);
+        return -1;
+    }
+    if (d < 0)
+        return cc_err_set(e, "%s: %s/%s: missing (expected numbers (%u, %llu))", r->path, r->group,
+                          name, in->n_channels, (unsigned long long)in->n_events);
+    int rc = in->n_events > UINT32_MAX ? -1
+             : in->n_events
+                 ? get(d, H5T_NATIVE_FLOAT, 2, in->n_channels, 0, (uint32_t)in->n_events, 0, out)
+                 : 0;
+    H5Dclose(d);
+    if (rc)
+        return cc_err_set(e, "%s: %s/%s: reading failed (corrupt file or too many events)", r->path,
+                          r->group, name);
+    return 0;
+}
+
 int cc_h5_reader_label_id(cc_h5_reader *r, const char *name)
 {
     if (r->pc[0] < 0) return -1;

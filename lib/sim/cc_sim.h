@@ -77,6 +77,10 @@ typedef enum cc_sim_class {
 /* Detector kinds (choose the preset pulse shape and noise). */
 typedef enum cc_sim_kind { CC_SIM_PHONON = 0, CC_SIM_LIGHT = 1, CC_SIM_VETO = 2 } cc_sim_kind;
 
+/* Kind name ("phonon", "light", "veto") or NULL; kind for a name, or -1. */
+const char *cc_sim_kind_name(cc_sim_kind kind);
+int cc_sim_kind_from_name(const char *name);
+
 /* Pulse-height distributions. */
 typedef enum cc_sim_phdist {
     CC_SIM_PH_LOGUNIFORM = 0, /* log-uniform in [ph_min_v, ph_max_v] */
@@ -89,6 +93,30 @@ typedef struct cc_sim_shape {
     double an, at;               /* amplitudes of the non-thermal / thermal components */
     double tau_n, tau_in, tau_t; /* ms: non-thermal decay, rise, thermal decay */
 } cc_sim_shape;
+
+/* Renders the simulator's peak-normalised pulse of shape sh into x[0..n):
+ * x[i] = P(i - onset) / max P, P the Proebst shape (t in ms = samples/fs_hz
+ * * 1e3), 0 before the onset; onset in samples (fractional), fs_hz the
+ * sample rate. The same code (sim_add_shape, sim_shape_peak) draws every
+ * simulated pulse. x is overwritten. */
+void cc_sim_shape_render(const cc_sim_shape *sh, double fs_hz, double onset, float *x, uint32_t n);
+
+/* Result of cc_sim_shape_fit. */
+typedef struct cc_sim_shape_fitres {
+    cc_sim_shape shape; /* fitted; an, at scaled so that the Proebst sum itself fits y */
+    double onset;       /* onset in samples (fractional), as cc_sim_shape_render takes it */
+    double peak;        /* fitted height: y ~ peak * cc_sim_shape_render(shape, onset) */
+    double rms;         /* RMS over the window of y minus that fit */
+    int evals;          /* model evaluations spent */
+} cc_sim_shape_fitres;
+
+/* Fits the simulator's pulse model to y[0..n) (a standard event at fs_hz,
+ * peak about 1): (at/an, tau_n, tau_in, tau_t, onset) by Nelder-Mead in log
+ * time constants and log ratio, with the amplitude solved by least squares
+ * at each step, from several starts (the phonon and light presets and a
+ * small grid, each restarted once); minimises the squared residual over the
+ * whole window. n >= 64. Returns 0, or -1 with e (bad input, no memory). */
+int cc_sim_shape_fit(const float *y, uint32_t n, double fs_hz, cc_sim_shape_fitres *out, cc_err *e);
 
 /* Noise power spectrum, in arbitrary units (the level is set by rms_v):
  * NPS(f) = sum_k c[k]/(f+1)^alpha[k] + white, times 1/(1+(f/rolloff_hz)^(2*order)),

@@ -66,6 +66,18 @@ int cc_sim_class_list(int *ids, int n)
 
 static const char *kind_names[] = {"phonon", "light", "veto"};
 
+const char *cc_sim_kind_name(cc_sim_kind kind)
+{
+    return (unsigned)kind < 3 ? kind_names[kind] : NULL;
+}
+
+int cc_sim_kind_from_name(const char *name)
+{
+    for (int k = 0; k < 3; k++)
+        if (strcmp(name, kind_names[k]) == 0) return k;
+    return -1;
+}
+
 void cc_sim_channel_preset(cc_sim_channel *ch, cc_sim_kind kind)
 {
     uint32_t id = ch->id;
@@ -293,9 +305,7 @@ static int y_channel(const cc_ynode *n, cc_sim_channel *ch, uint32_t index, cc_e
     if (cc_y_str(n, "kind", 0, &kind, e)) return -1;
     int k = CC_SIM_PHONON;
     if (kind) {
-        for (k = 0; k < 3 && strcmp(kind, kind_names[k]); k++) {
-        }
-        if (k == 3)
+        if ((k = cc_sim_kind_from_name(kind)) < 0)
             return cc_y_err(e, cc_y_get(n, "kind"),
                             "kind: expected phonon, light or veto, found '%s'", kind);
     } else if (index > 0) {

@@ -239,3 +239,10 @@ SIM_CLONES void sim_rasterise(float *x, uint32_t n, const double *c)
         vstore(x + i, ((k + magic) - magic) * q); /* not folded without -ffast-math */
     }
 }
+
+void cc_sim_shape_render(const cc_sim_shape *sh, double fs_hz, double onset, float *x, uint32_t n)
+{
+    memset(x, 0, sizeof *x * n);
+    double peak = sim_shape_peak(sh, NULL);
+    if (peak > 0) sim_add_shape(x, n, fs_hz, 0, sh, 1.0 / peak, onset * 1e3 / fs_hz);
+}
