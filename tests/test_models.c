@@ -85,11 +85,13 @@ START_TEST(shipped_models_meet_their_floors)
 }
 END_TEST
 
-/* The adaptation recipe (conf/train/cnn-adapt.yaml, docs/MODELS.md) at a
- * third of the documented data: fine-tuning the default on simulated
- * records of det-t2's shapes (other seeds than the scans) must lift its
- * pile-up selectivity on det-t2 well above the default's without losing
- * recall. Measured: IOS 0.969 -> 0.986, IOR 0.994 -> 0.987, BA 0.988. */
+/* Adapting the default to a detector from its unlabelled data, the chain of
+ * docs/MODELS.md with its data and seeds (the fitted det-t2 row): a recorded det-t2 run
+ * is classified by the default, `cryoclean sev --scores` fits its pulse
+ * shapes and noise, records simulated from that fit fine-tune the default
+ * (conf/train/cnn-adapt.yaml). The adapted model must lift the pile-up
+ * selectivity on det-t2's scans well above the default's without losing
+ * recall. Measured: IOS 0.969 -> 0.985, IOR 0.994 -> 0.994, BA 0.986 -> 0.991. */
 START_TEST(adapting_the_default_to_a_detector)
 {
     char exe[1024], sim[1024], recipe[1024], deflt[1024], dir[512], out[600], cmd[8192];
@@ -98,16 +100,22 @@ START_TEST(adapting_the_default_to_a_detector)
     CCT_SRC("conf/train/cnn-adapt.yaml", recipe);
     CCT_SRC("conf/models/cnn-default.yaml", deflt);
     cct_tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd,
+             "%s sim -q -c %s -o %s/run.h5 -n 3000 -s 802 && "
+             "OPENBLAS_NUM_THREADS=1 %s classify %s/run.h5 --model %s --threads 1 > /dev/null && "
+             "%s sev %s/run.h5 --scores -o %s/det.yaml -q > %s/sev.log",
+             exe, sim, dir, exe, dir, deflt, exe, dir, dir, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
     const struct {
         const char *file, *extra;
         int n, seed;
-    } runs[] = {{"adapt", "", 2000, 702},
-                {"adapt-b", "", 4000, 732},
-                {"adapt-pu", "--class event --class pileup --class earlylate", 2000, 712},
-                {"adapt-v", "", 500, 722}};
+    } runs[] = {{"adapt", "", 6000, 702},
+                {"adapt-b", "", 12000, 732},
+                {"adapt-pu", "--class event --class pileup --class earlylate", 6000, 712},
+                {"adapt-v", "", 1000, 722}};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s sim -q -c %s -o %s/%s.h5 -n %d -s %d %s", exe, sim, dir,
-                 runs[i].file, runs[i].n, runs[i].seed, runs[i].extra);
+        snprintf(cmd, sizeof cmd, "%s sim -q -c %s/det.yaml -o %s/%s.h5 -n %d -s %d %s", exe, dir,
+                 dir, runs[i].file, runs[i].n, runs[i].seed, runs[i].extra);
         ck_assert_msg(system(cmd) == 0, "%s", cmd);
     }
     snprintf(out, sizeof out, "%s/cnn-t2.yaml", dir);
@@ -122,7 +130,7 @@ START_TEST(adapting_the_default_to_a_detector)
     ck_assert_msg(a.ios_value >= 0.98 && a.ios_value >= d.ios_value + 0.01,
                   "adapted IOS %.4f, default %.4f", a.ios_value, d.ios_value);
     ck_assert_msg(a.at.ba >= 0.97, "adapted BA %.4f", a.at.ba);
-    ck_assert_msg(a.ior_value >= 0.975, "adapted IOR %.4f", a.ior_value);
+    ck_assert_msg(a.ior_value >= 0.985, "adapted IOR %.4f", a.ior_value);
     cc_eval_map_release(&d.ior), cc_eval_map_release(&d.ios);
     cc_eval_map_release(&a.ior), cc_eval_map_release(&a.ios);
 }
