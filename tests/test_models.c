@@ -120,13 +120,14 @@ START_TEST(adapting_the_default_to_a_detector)
     }
     snprintf(out, sizeof out, "%s/cnn-t2.yaml", dir);
     snprintf(cmd, sizeof cmd,
-             "OPENBLAS_NUM_THREADS=1 %s train %s --data-dir %s --output %s -q > %s/train.log", exe,
-             recipe, dir, out, dir);
+             "OPENBLAS_NUM_THREADS=1 %s train %s --data-dir %s --output %s --name cnn-t2 -q > "
+             "%s/train.log",
+             exe, recipe, dir, out, dir);
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
     cc_eval_report d, a;
     eval_card(deflt, 2000, 3000, 4000, &d);
     eval_card(out, 2000, 3000, 4000, &a);
-    ck_assert_str_eq(a.model, "cnn-adapted");
+    ck_assert_str_eq(a.model, "cnn-t2"); /* --name */
     ck_assert_msg(a.ios_value >= 0.98 && a.ios_value >= d.ios_value + 0.01,
                   "adapted IOS %.4f, default %.4f", a.ios_value, d.ios_value);
     ck_assert_msg(a.at.ba >= 0.97, "adapted BA %.4f", a.at.ba);

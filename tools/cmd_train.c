@@ -27,6 +27,7 @@ static void usage(FILE *f)
             "  --epochs N        override train.epochs\n"
             "  --seed S          override train.seed\n"
             "  --output CARD     override train.output (the checkpoint follows it unless set)\n"
+            "  --name NAME       override train.name (the model name decisions report)\n"
             "  --threads N       OpenBLAS threads (default 1)\n"
             "  -q, --quiet       no progress line\n"
             "  -h, --help        this help\n");
@@ -76,6 +77,7 @@ int cmd_train(int argc, char **argv)
                                        {"epochs", required_argument, 0, 'E'},
                                        {"seed", required_argument, 0, 'S'},
                                        {"output", required_argument, 0, 'o'},
+                                       {"name", required_argument, 0, 'N'},
                                        {"threads", required_argument, 0, 'T'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
@@ -86,7 +88,7 @@ int cmd_train(int argc, char **argv)
     char *end;
     long epochs = 0;
     long long seed = -1;
-    const char *output = NULL, *data_dir = NULL, *ckpt = NULL;
+    const char *output = NULL, *data_dir = NULL, *ckpt = NULL, *name = NULL;
     /* the command as run (before getopt permutes argv), for the card's provenance */
     char cmd[2048] = "cryoclean";
     for (int i = 0; i < argc; i++) {
@@ -114,6 +116,14 @@ int cmd_train(int argc, char **argv)
             break;
         case 'C':
             ckpt = optarg;
+            break;
+        case 'N':
+            name = optarg;
+            if (!*name || strlen(name) >= sizeof((cc_train_config *)0)->name) {
+                fprintf(stderr, "cryoclean train: --name: 1 to %zu characters, found '%s'\n",
+                        sizeof((cc_train_config *)0)->name - 1, optarg);
+                return 2;
+            }
             break;
         case 'D':
             data_dir = optarg;
@@ -156,6 +166,7 @@ int cmd_train(int argc, char **argv)
         if (own_ckpt) snprintf(cfg.checkpoint, sizeof cfg.checkpoint, "%s.ckpt", output);
     }
     if (ckpt) snprintf(cfg.checkpoint, sizeof cfg.checkpoint, "%s", ckpt);
+    if (name) snprintf(cfg.name, sizeof cfg.name, "%s", name);
     openblas_set_num_threads(threads > 0 ? threads : 1);
     prog p = {.tty = isatty(2), .quiet = quiet};
     cc_train_result r;
