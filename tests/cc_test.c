@@ -41,6 +41,23 @@ void cct_write_file(const char *path, const void *data, size_t len)
     fclose(f);
 }
 
+char *cct_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    ck_assert_msg(n >= 0, "cannot size %s", path);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_msg(fread(s, 1, (size_t)n, f) == (size_t)n, "short read of %s", path);
+    s[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return s;
+}
+
 int cct_free_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);

@@ -27,6 +27,10 @@ const char *cct_tmpdir(char *buf, size_t len);
 /* Writes len bytes to path; aborts the test on failure. */
 void cct_write_file(const char *path, const void *data, size_t len);
 
+/* The whole file at path, NUL-terminated, in a buffer the caller frees;
+ * its length in *len unless len is NULL. Aborts the test if it cannot be read. */
+char *cct_slurp(const char *path, size_t *len);
+
 /* Returns a free TCP port on 127.0.0.1 (bound and released; race-tolerant
  * enough for tests). */
 int cct_free_port(void);

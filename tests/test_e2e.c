@@ -44,19 +44,6 @@ static int replay(const char *const *args, const char *log)
     return tool("replay", args, log);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc(1, (size_t)n + 1);
-    ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return b;
-}
-
 /* Waits for the first daemon monitor message, so the SUB sockets connected
  * together with it are live. */
 static void wait_subscribed(cct_daemon *v)
@@ -88,7 +75,7 @@ START_TEST(replay_into_daemon_zero_loss)
                           "3000",       "--fast", "--channels",    "3",          "--modules", "2",
                           "--seed",     "7",      "--report-json", report,       "-q",        NULL};
     ck_assert_int_eq(replay(args, log), 0);
-    char *rep = slurp(report);
+    char *rep = cct_slurp(report, NULL);
     ck_assert_uint_eq(cct_json_u64(rep, "sent"), 3000);
     unsigned long long by_ch[64] = {0}, got = 0;
     cc_decision d;
@@ -195,7 +182,7 @@ START_TEST(metrics_endpoint_with_promtool)
     snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s.out 2>&1", path, path);
     int rc = system(cmd);
     snprintf(cmd, sizeof cmd, "%s.out", path);
-    char *out = slurp(cmd);
+    char *out = cct_slurp(cmd, NULL);
     ck_assert_msg(rc == 0, "promtool check metrics failed: %s", out);
     free(out);
     ck_assert_int_eq(http_get(port, "/nope", text, sizeof text), 404);
@@ -276,7 +263,7 @@ START_TEST(rate_jump_raises_alert)
     char *paged = NULL;
     for (int i = 0; i < 50; i++) {
         if (access(out, R_OK) == 0) {
-            paged = slurp(out);
+            paged = cct_slurp(out, NULL);
             if (strstr(paged, "alarm")) break;
             free(paged);
             paged = NULL;
@@ -293,7 +280,7 @@ START_TEST(rate_jump_raises_alert)
     snprintf(clog, sizeof clog, "%s/alert-clear.log", v.dir);
     const char *clear[] = {"clear", "7", "--endpoint", v.ep_ctl, NULL};
     ck_assert_int_eq(tool("alert", clear, clog), 0);
-    char *answer = slurp(clog);
+    char *answer = cct_slurp(clog, NULL);
     ck_assert_msg(strstr(answer, "ok: channel 7 cleared") != NULL, "answer: %s", answer);
     free(answer);
     int cleared = 0;
@@ -308,7 +295,7 @@ START_TEST(rate_jump_raises_alert)
     ck_assert_msg(cleared, "no 'cleared' transition for channel 7 on alert/007/");
     const char *unknown[] = {"clear", "99", "--endpoint", v.ep_ctl, NULL};
     ck_assert_int_eq(tool("alert", unknown, clog), 1);
-    answer = slurp(clog);
+    answer = cct_slurp(clog, NULL);
     ck_assert_msg(strstr(answer, "error:") && strstr(answer, "99"), "answer: %s", answer);
     free(answer);
     zmq_close(al);

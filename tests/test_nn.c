@@ -13,21 +13,6 @@
 #include "cc_registry.h"
 #include "cc_test.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return s;
-}
-
 /* Copies the Cait golden card (with text replaced: from -> to) and weights into
  * a temp dir, loads it and returns the error message ("" on success). */
 static const char *load_variant(const char *from, const char *to, const void *weights, size_t wlen,
@@ -37,8 +22,8 @@ static const char *load_variant(const char *from, const char *to, const void *we
     char src[512], card[600], wpath[600];
     cct_tmpdir(dir, sizeof dir);
     size_t clen, blen;
-    char *text = slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), &clen);
-    char *bin = slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", src), &blen);
+    char *text = cct_slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), &clen);
+    char *bin = cct_slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", src), &blen);
     char *at = from ? strstr(text, from) : NULL;
     ck_assert_msg(!from || at, "'%s' not in the card", from);
     char *out = malloc(clen + (to ? strlen(to) : 0) + 1);
@@ -83,7 +68,7 @@ START_TEST(card_errors)
     REFUSED(load_variant("tolerance: 1e-05", "tolerance: 1e-05\n  bogus: 1", NULL, 0, &e), "bogus");
     /* a self-test value off by 1e-3 */
     char src[512];
-    char *card = slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), NULL);
+    char *card = cct_slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), NULL);
     char *o = strstr(card, "outputs:\n    - [");
     ck_assert_ptr_nonnull(o);
     o += strlen("outputs:\n    - [");
@@ -103,7 +88,7 @@ START_TEST(weight_errors)
     char src[512];
     size_t n;
     unsigned char *bin =
-        (unsigned char *)slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", src), &n);
+        (unsigned char *)cct_slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", src), &n);
     cc_err e;
     /* one weight changed: the self-test catches it */
     unsigned char *w = malloc(n);
@@ -124,7 +109,7 @@ START_TEST(weight_errors)
     const float *data[] = {z, z, z};
     ck_assert_int_eq(cc_st_write(path, 3, names, nd, shapes, data, NULL, &e), 0);
     size_t wl;
-    char *wb = slurp(path, &wl);
+    char *wb = cct_slurp(path, &wl);
     const char *msg = load_variant(NULL, NULL, wb, wl, &e);
     REFUSED(
         msg,
@@ -132,7 +117,7 @@ START_TEST(weight_errors)
     s0[2] = 8;
     ck_assert_int_eq(cc_st_write(path, 3, names, nd, shapes, data, NULL, &e), 0);
     free(wb);
-    wb = slurp(path, &wl);
+    wb = cct_slurp(path, &wl);
     REFUSED(load_variant(NULL, NULL, wb, wl, &e),
             "tensor 'conv2.weight' (needed by the card) is missing");
     free(wb);
@@ -278,8 +263,8 @@ START_TEST(card_fuzz)
 {
     char src[512], dir[256], card[600], wsrc[512], wdst[600];
     size_t clen, wlen;
-    char *text = slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), &clen);
-    char *bin = slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", wsrc), &wlen);
+    char *text = cct_slurp(CCT_SRC("tests/golden/nn/cait-cnn.yaml", src), &clen);
+    char *bin = cct_slurp(CCT_SRC("tests/golden/nn/cait-cnn.safetensors", wsrc), &wlen);
     cct_tmpdir(dir, sizeof dir);
     snprintf(card, sizeof card, "%s/cait-cnn.yaml", dir);
     snprintf(wdst, sizeof wdst, "%s/cait-cnn.safetensors", dir);
@@ -333,7 +318,7 @@ START_TEST(import_command)
     snprintf(out, sizeof out, "%s/out.txt", dir);
     snprintf(cmd, sizeof cmd, "%s import %s > %s 2>&1", exe, card, out);
     ck_assert_int_eq(system(cmd), 0);
-    char *text = slurp(out, NULL);
+    char *text = cct_slurp(out, NULL);
     REFUSED(text, "parameters: 19062");
     REFUSED(text, "self-test: 8 inputs, max |error|");
     REFUSED(text, "conv1d       conv1");
@@ -342,7 +327,7 @@ START_TEST(import_command)
     snprintf(cmd, sizeof cmd, "%s import %s/none.yaml > %s 2>&1", exe, dir, out);
     int rc = system(cmd);
     ck_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-    text = slurp(out, NULL);
+    text = cct_slurp(out, NULL);
     REFUSED(text, "none.yaml");
     free(text);
 }

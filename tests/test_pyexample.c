@@ -43,21 +43,6 @@ static int run(const char *const *argv, const char *log_path)
 }
 
 /* Reads a whole (small) file into a new NUL-terminated buffer. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (size_t r; (r = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
-        n += r;
-        if (cap - n - 1 == 0) buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static void require_python_zmq(const char *dir)
 {
     ck_assert_msg(access(PYTHON, X_OK) == 0, PYTHON " not found: the example test needs it");
@@ -65,7 +50,7 @@ static void require_python_zmq(const char *dir)
     snprintf(log, sizeof log, "%s/python-check.log", dir);
     const char *argv[] = {PYTHON, "-c", "import zmq", NULL};
     if (run(argv, log) != 0) {
-        char *out = slurp(log);
+        char *out = cct_slurp(log, NULL);
         ck_abort_msg(PYTHON " cannot import zmq; install python3-zmq (apt) to run the "
                             "documented example: %s",
                      out);
@@ -135,7 +120,7 @@ static void example_against_daemon(int pub)
     /* stop the daemon before asserting, so a failure leaves no daemon behind */
     int drc = cct_daemon_stop(pid, SIGTERM, 20000);
     cct_notify_close(&n);
-    char *out = slurp(plog);
+    char *out = cct_slurp(plog, NULL);
     ck_assert_msg(rc == 0, "example exited %d (daemon log: %s):\n%s", rc, dlog, out);
     ck_assert_msg(drc == 0, "daemon exited %d after SIGTERM (log: %s)", drc, dlog);
     const char *sum = strstr(out, "summary: ");
@@ -182,7 +167,7 @@ START_TEST(test_example_without_daemon)
         PYTHON, script(py, sizeof py), "--records", ep_in, "--decisions", ep_dec, "-n",
         "5",    "--timeout",           "1",         NULL};
     int rc = run(argv, plog);
-    char *out = slurp(plog);
+    char *out = cct_slurp(plog, NULL);
     ck_assert_msg(rc == 1, "example exited %d without a daemon:\n%s", rc, out);
     ck_assert_msg(strstr(out, "no decision from") && strstr(out, "is cryocleand running?"),
                   "unclear message:\n%s", out);

@@ -670,15 +670,14 @@ static int run_tool(const char *log, const char *const *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static char *slurp(const char *path)
+/* Runs the tool with argv, requires exit status rc (else fails showing its
+ * output) and returns that output (stdout + stderr); the caller frees it. */
+static char *tool_output(const char *log, const char *const *argv, int rc)
 {
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "%s", path);
-    static char buf[16384];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
+    int got = run_tool(log, argv);
+    char *out = cct_slurp(log, NULL);
+    ck_assert_msg(got == rc, "cryoclean %s: exit %d, expected %d: %s", argv[0], got, rc, out);
+    return out;
 }
 
 /* `cryoclean sev` on a simulated det-t2 run gives back its shapes and noise. */
@@ -691,16 +690,17 @@ START_TEST(sev_end_to_end)
     snprintf(yml, sizeof yml, "%s/det.yaml", dir);
     snprintf(log, sizeof log, "%s/log", dir);
     const char *sim[] = {"sim", "-q", "-c", conf, "-o", h5, "-n", "3000", "-s", "5", NULL};
-    ck_assert_msg(run_tool(log, sim) == 0, "%s", slurp(log));
+    free(tool_output(log, sim, 0));
     const char *sev[] = {"sev", h5, "--labels", "-q", "--kind", "1:veto", "-o", yml, NULL};
-    ck_assert_msg(run_tool(log, sev) == 0, "%s", slurp(log));
-    const char *out = slurp(log);
+    char *out = tool_output(log, sev, 0);
     ck_assert_msg(strstr(out, "phonon") && strstr(out, "veto") && strstr(out, "residual"), "%s",
                   out);
-    ck_assert_msg(strstr(slurp(yml), "# Fitted by `cryoclean sev` from") &&
-                      strstr(slurp(yml), "fs_hz: 25000") &&
-                      strstr(slurp(yml), "rms_v from pulse-free records"),
-                  "%s", slurp(yml));
+    free(out);
+    char *y = cct_slurp(yml, NULL);
+    ck_assert_msg(strstr(y, "# Fitted by `cryoclean sev` from") && strstr(y, "fs_hz: 25000") &&
+                      strstr(y, "rms_v from pulse-free records"),
+                  "%s", y);
+    free(y);
     cc_sim_config pre, fit;
     cc_err e = {{0}};
     ck_assert_msg(cc_sim_config_load(conf, &pre, &e) == 0, "%s", e.msg);
@@ -724,16 +724,17 @@ START_TEST(sev_end_to_end)
     free(a), free(b);
     /* no classify results: the error names the dataset */
     const char *sc[] = {"sev", h5, "--scores", "-q", "-o", yml, NULL};
-    ck_assert_int_eq(run_tool(log, sc), 1);
-    out = slurp(log);
+    out = tool_output(log, sc, 1);
     ck_assert_msg(strstr(out, "cryoclean sev: ") && strstr(out, "run.h5: events/cryoclean/accept"),
                   "%s", out);
+    free(out);
     /* too few pulses: the error names the channel and the count */
     const char *hi[] = {"sev", h5, "--labels", "-q", "--min-snr", "1e6", "-o", yml, NULL};
-    ck_assert_int_eq(run_tool(log, hi), 1);
-    ck_assert_msg(strstr(slurp(log), "channel 0: 0 pulses"), "%s", slurp(log));
+    out = tool_output(log, hi, 1);
+    ck_assert_msg(strstr(out, "channel 0: 0 pulses"), "%s", out);
+    free(out);
     const char *both[] = {"sev", h5, "--labels", "--scores", "-o", yml, NULL};
-    ck_assert_int_eq(run_tool(log, both), 2);
+    free(tool_output(log, both, 2));
 }
 END_TEST
 

@@ -82,20 +82,6 @@ static float *params_of(const char *card, size_t *n)
     return p;
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n + 1);
-    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
-
 START_TEST(config_errors)
 {
     setup_data();
@@ -199,11 +185,11 @@ START_TEST(train_end_to_end)
     size_t n;
     ck_assert(cc_nn_selftest_error(m, &n) <= 1e-6 && n == 8);
     cc_nn_free(&m);
-    unsigned char *txt = slurp(card, &n);
-    ck_assert(strstr((char *)txt, "command: \"cryoclean train test\""));
-    ck_assert(strstr((char *)txt, "metrics: \"validation at cutoff 0.5"));
-    ck_assert(strstr((char *)txt, "a.h5 (500 records"));
-    ck_assert(strstr((char *)txt, "seed 1"));
+    char *txt = cct_slurp(card, &n);
+    ck_assert(strstr(txt, "command: \"cryoclean train test\""));
+    ck_assert(strstr(txt, "metrics: \"validation at cutoff 0.5"));
+    ck_assert(strstr(txt, "a.h5 (500 records"));
+    ck_assert(strstr(txt, "seed 1"));
     free(txt);
     /* the card works in cryoclean eval through the nn plugin */
     char cfg[600], exe[512];
@@ -241,6 +227,15 @@ START_TEST(train_end_to_end)
 }
 END_TEST
 
+/* Trains config `name` from scratch for `epochs` and returns the kept weights. */
+static float *trained_weights(const char *name, uint32_t epochs, cc_train_result *r, size_t *n)
+{
+    char card[600];
+    train(name, 0, epochs, r);
+    snprintf(card, sizeof card, "%s/%s.out.yaml", dir, name);
+    return params_of(card, n);
+}
+
 START_TEST(lr_schedule)
 {
     setup_data();
@@ -274,21 +269,16 @@ START_TEST(lr_schedule)
     cc_train_result r;
     char card[600];
     size_t n0, n1, n2;
-    train("flat", 0, 2, &r);
-    snprintf(card, sizeof card, "%s/flat.out.yaml", dir);
-    float *w0 = params_of(card, &n0);
-    train("cosflat", 0, 2, &r);
-    snprintf(card, sizeof card, "%s/cosflat.out.yaml", dir);
-    float *w1 = params_of(card, &n1);
-    train("cosdec", 0, 2, &r);
+    float *w0 = trained_weights("flat", 2, &r, &n0);
+    float *w1 = trained_weights("cosflat", 2, &r, &n1);
+    float *w2 = trained_weights("cosdec", 2, &r, &n2);
     snprintf(card, sizeof card, "%s/cosdec.out.yaml", dir);
-    float *w2 = params_of(card, &n2);
     ck_assert(n0 == n1 && n0 == n2);
     ck_assert_msg(!memcmp(w0, w1, n0 * sizeof *w0), "cosine with lr_min = lr is not constant");
     ck_assert_msg(memcmp(w0, w2, n0 * sizeof *w0), "the cosine decay changed nothing");
     size_t n;
-    unsigned char *txt = slurp(card, &n);
-    ck_assert(strstr((char *)txt, "Adam lr 0.003 (cosine schedule)"));
+    char *txt = cct_slurp(card, &n);
+    ck_assert(strstr(txt, "Adam lr 0.003 (cosine schedule)"));
     free(txt), free(w0), free(w1), free(w2);
 }
 END_TEST
@@ -314,17 +304,14 @@ START_TEST(weight_average)
     cc_train_result r;
     char card[600];
     size_t n0, n1, n2;
-    train("raw", 0, 3, &r);
-    snprintf(card, sizeof card, "%s/raw.out.yaml", dir);
-    float *w0 = params_of(card, &n0);
-    train("avg", 0, 3, &r);
+    float *w0 = trained_weights("raw", 3, &r, &n0);
+    float *w1 = trained_weights("avg", 3, &r, &n1);
     snprintf(card, sizeof card, "%s/avg.out.yaml", dir);
-    float *w1 = params_of(card, &n1);
     unsigned best = r.best_epoch;
     ck_assert(n0 == n1 && memcmp(w0, w1, n0 * sizeof *w0));
     size_t n;
-    unsigned char *txt = slurp(card, &n);
-    ck_assert(strstr((char *)txt, "weight average (EMA 0.99)"));
+    char *txt = cct_slurp(card, &n);
+    ck_assert(strstr(txt, "weight average (EMA 0.99)"));
     free(txt);
     train("avg", 0, 1, &r);
     train("avg", 1, 3, &r);
@@ -356,9 +343,8 @@ START_TEST(cli)
     char out[600];
     snprintf(out, sizeof out, "%s/out.txt", dir);
     size_t n;
-    unsigned char *txt = slurp(out, &n);
-    ck_assert_msg(strstr((char *)txt, "epoch 1/1: train loss") && strstr((char *)txt, "wrote "),
-                  "%s", txt);
+    char *txt = cct_slurp(out, &n);
+    ck_assert_msg(strstr(txt, "epoch 1/1: train loss") && strstr(txt, "wrote "), "%s", txt);
     free(txt);
     snprintf(cmd, sizeof cmd, "%s train 2>/dev/null", exe);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
@@ -367,8 +353,8 @@ START_TEST(cli)
     snprintf(cmd, sizeof cmd, "%s train %s/none.yaml --threads x 2>%s/err.txt", exe, dir, dir);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
     snprintf(out, sizeof out, "%s/err.txt", dir);
-    txt = slurp(out, &n);
-    ck_assert_msg(strstr((char *)txt, "--threads: expected 1..256, found 'x'"), "%s", txt);
+    txt = cct_slurp(out, &n);
+    ck_assert_msg(strstr(txt, "--threads: expected 1..256, found 'x'"), "%s", txt);
     free(txt);
     sh("test -s %s/cli.out.safetensors%s", dir, "");
 }
@@ -476,8 +462,8 @@ START_TEST(train_batchnorm)
     ck_assert(!memcmp(w2 + om, init + om, nm * sizeof *w2));
     ck_assert(!memcmp(w2 + ov, init + ov, nv * sizeof *w2));
     ck_assert(memcmp(w2, init, nb * sizeof *w2)); /* the rest trained */
-    unsigned char *txt = slurp(out, &n2);
-    ck_assert(strstr((char *)txt, "batchnorm frozen, dropout on"));
+    char *txt = cct_slurp(out, &n2);
+    ck_assert(strstr(txt, "batchnorm frozen, dropout on"));
     free(txt);
     free(w1), free(w2), free(init);
     cc_nn_free(&m);
@@ -607,7 +593,7 @@ START_TEST(shipped_train_configs_load)
             n_sim++;
         } else if (!strncmp(nm, "nn-", 3)) {
             size_t len;
-            char *txt = (char *)slurp(path, &len), *m = strstr(txt, "\nmodel: ");
+            char *txt = cct_slurp(path, &len), *m = strstr(txt, "\nmodel: ");
             ck_assert_msg(m, "%s: no model:", nm);
             m += 8;
             m[strcspn(m, "\n")] = '\0';

@@ -70,46 +70,34 @@ typedef struct chacc {
     double chi_max;         /* pass 3 averages the candidates up to this residual */
 } chacc;
 
-/* standard deviation of x[0..n) around its least-squares line */
-static double detrended_std(const float *x, uint32_t n)
+/* standard deviation of x[0..n) around its least-squares polynomial of
+ * degree deg (1..3: a line for a short baseline, a cubic - the simulator's
+ * drift - over a whole window); normal equations on t in [-1, 1] */
+static double detrended_std(const float *x, uint32_t n, int deg)
 {
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    enum { M = 4 };
+    const int k1 = deg + 1;
+    double m[M][M + 1] = {{0}};
     for (uint32_t i = 0; i < n; i++) {
-        double t = i, v = x[i];
-        sx += t, sy += v, sxx += t * t, sxy += t * v;
-    }
-    double den = n * sxx - sx * sx;
-    double b = den > 0 ? (n * sxy - sx * sy) / den : 0.0, a = (sy - b * sx) / n, ss = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        double r = x[i] - (a + b * i);
-        ss += r * r;
-    }
-    return sqrt(ss / n);
-}
-
-/* standard deviation of x[0..n) around its least-squares cubic (the
- * simulator's drift is a cubic over the window) */
-static double cubic_detrended_std(const float *x, uint32_t n)
-{
-    double m[4][5] = {{0}};
-    for (uint32_t i = 0; i < n; i++) {
-        double t = 2.0 * i / (n - 1) - 1, p[4] = {1, t, t * t, t * t * t};
-        for (int r = 0; r < 4; r++) {
-            for (int c = 0; c < 4; c++) m[r][c] += p[r] * p[c];
-            m[r][4] += p[r] * x[i];
+        double t = n > 1 ? 2.0 * i / (n - 1) - 1 : 0, p = 1, pw[M];
+        for (int r = 0; r < k1; r++) pw[r] = p, p *= t;
+        for (int r = 0; r < k1; r++) {
+            for (int c = 0; c < k1; c++) m[r][c] += pw[r] * pw[c];
+            m[r][M] += pw[r] * x[i];
         }
     }
-    for (int k = 0; k < 4; k++) /* Gauss-Jordan; the normal matrix is positive definite */
-        for (int r = 0; r < 4; r++) {
+    for (int k = 0; k < k1; k++) /* Gauss-Jordan; the normal matrix is positive definite */
+        for (int r = 0; r < k1; r++) {
             if (r == k || !(m[k][k] != 0)) continue;
             double f = m[r][k] / m[k][k];
-            for (int c = k; c < 5; c++) m[r][c] -= f * m[k][c];
+            for (int c = k; c <= M; c++) m[r][c] -= f * m[k][c];
         }
-    double b[4], ss = 0;
-    for (int k = 0; k < 4; k++) b[k] = m[k][k] != 0 ? m[k][4] / m[k][k] : 0;
+    double b[M] = {0}, ss = 0;
+    for (int k = 0; k < k1; k++) b[k] = m[k][k] != 0 ? m[k][M] / m[k][k] : 0;
     for (uint32_t i = 0; i < n; i++) {
-        double t = 2.0 * i / (n - 1) - 1, r = x[i] - (b[0] + t * (b[1] + t * (b[2] + t * b[3])));
-        ss += r * r;
+        double t = n > 1 ? 2.0 * i / (n - 1) - 1 : 0, y = 0;
+        for (int k = k1 - 1; k >= 0; k--) y = y * t + b[k];
+        ss += (x[i] - y) * (x[i] - y);
     }
     return sqrt(ss / n);
 }
@@ -131,7 +119,7 @@ static void add_record(chacc *a, int pass, const float *x, uint32_t ns, uint32_t
     m /= nb;
     for (uint32_t i = 0; i < nb; i++) v += (x[i] - m) * (x[i] - m);
     double sd = sqrt(v / nb);
-    if (!pass) a->rms[a->clean++] = detrended_std(x, nb);
+    if (!pass) a->rms[a->clean++] = detrended_std(x, nb, 1);
     /* centred moving average: ma[i] = mean of x[i - 8 .. i + 7] */
     uint32_t h = SMOOTH / 2, ip = h;
     double s = 0;
@@ -142,7 +130,7 @@ static void add_record(chacc *a, int pass, const float *x, uint32_t ns, uint32_t
         if (i + h < ns) s += (double)x[i + h] - x[i - h];
     }
     double ph = ma[ip] - m;
-    if (!pass && sd > 0 && ph / sd < NOISE_SNR) a->nrms[a->n_noise++] = cubic_detrended_std(x, ns);
+    if (!pass && sd > 0 && ph / sd < NOISE_SNR) a->nrms[a->n_noise++] = detrended_std(x, ns, 3);
     if (!(sd > 0) || !(ph / sd >= min_snr) || ip <= trig || ip >= ns / 2) return;
     uint32_t c = ip;
     while (c > h && ma[c - 1] - m >= 0.5 * ph) c--;
