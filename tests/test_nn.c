@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 
 #include "cc_nn.h"
+#include "cc_preproc.h"
 #include "cc_registry.h"
+#include "cc_sim.h"
 #include "cc_test.h"
 
 /* Copies the Cait golden card (with text replaced: from -> to) and weights into
@@ -241,11 +243,92 @@ START_TEST(plugin)
 }
 END_TEST
 
+/* A template-conditioned card (input channels 2) through the plugin: each
+ * record goes in with its channel's standard event, rendered from the
+ * configured detector preset; the scores equal the library's on inputs built
+ * by hand, depend on the template, and records the preset cannot serve fail
+ * with the channel named. */
+START_TEST(plugin_standard_events)
+{
+    char gdir[512], tdir[256], preset[400], card[600];
+    CCT_SRC("tests/golden/nn", gdir);
+    cct_tmpdir(tdir, sizeof tdir);
+    snprintf(preset, sizeof preset, "%s/det.yaml", tdir);
+    snprintf(card, sizeof card, "%s/cnn-sev.yaml", gdir);
+    const char *det = "sim:\n  samples: 8192\n  channels:\n"
+                      "    - {name: phonon, id: 4, kind: phonon, shape: {an: 5.0, at: 0.6, tau_n: "
+                      "12.0, tau_in: 2.5, tau_t: 45.0}}\n"
+                      "    - {name: light, id: 5, kind: light}\n";
+    cct_write_file(preset, det, strlen(det));
+    cc_registry *r = cc_registry_new(cct_env("CC_PLUGIN_DIR"));
+    ck_assert_ptr_nonnull(r);
+    char yml[1200];
+    snprintf(yml, sizeof yml, "model: %s\nstandard_events: det.yaml\n", card);
+    cc_err e;
+    cc_ydoc *doc = cc_ydoc_load_string("conf", yml, strlen(yml), &e);
+    cc_classifier c;
+    ck_assert_msg(cc_classifier_create(r, "sev", "nn", doc->root, tdir, &c, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(c.info.input_len, 512);
+    cc_ydoc_free(&doc);
+    /* the reference: [record, preprocessed standard event of its channel] */
+    cc_sim_config cfg;
+    ck_assert_msg(cc_sim_config_load(preset, &cfg, &e) == 0, "%s", e.msg);
+    static float raw[8192], tpl[2][512];
+    for (int k = 0; k < 2; k++) {
+        cc_sim_shape_render(&cfg.ch[k].shape, cfg.fs_hz, 2048, raw, 8192);
+        ck_assert_int_eq(cc_prep_record(raw, 8192, tpl[k], 512), CC_PREP_OK);
+    }
+    enum { N = 4 };
+    float x[N * 512], x2[N * 1024], s[N], ref[N];
+    cc_record_meta meta[N];
+    for (int i = 0; i < N; i++) {
+        cc_nn_test_input(7, (size_t)(i / 2), x + i * 512, 512); /* 0,1 and 2,3 share a record */
+        meta[i] = (cc_record_meta){.channel = (uint32_t)(4 + i % 2), .n_samples = 8192};
+        memcpy(x2 + i * 1024, x + i * 512, 512 * sizeof *x);
+        memcpy(x2 + i * 1024 + 512, tpl[i % 2], 512 * sizeof *x);
+    }
+    void *ws = c.ops->ws_new(c.inst, 8);
+    ck_assert_ptr_nonnull(ws);
+    cc_batch b = {.n = N, .meta = meta, .x = x, .input_len = 512};
+    ck_assert_msg(c.ops->classify(c.inst, ws, &b, s, &e) == 0, "%s", e.msg);
+    cc_nn_model *m = cc_nn_load(card, &e);
+    ck_assert_ptr_nonnull(m);
+    cc_nn_ws *w = cc_nn_ws_new(m, N);
+    ck_assert_int_eq(cc_nn_score(m, w, x2, N, ref, &e), 0);
+    for (int i = 0; i < N; i++) ck_assert_float_eq(s[i], ref[i]);
+    ck_assert(fabsf(s[0] - s[1]) > 1e-5f); /* same record, other standard event */
+    ck_assert(fabsf(s[2] - s[3]) > 1e-5f);
+    meta[2].channel = 9;
+    ck_assert_int_eq(c.ops->classify(c.inst, ws, &b, s, &e), -1);
+    REFUSED(e.msg, "no standard event for channel 9");
+    meta[2].channel = 4, meta[3].n_samples = 16384;
+    ck_assert_int_eq(c.ops->classify(c.inst, ws, &b, s, &e), -1);
+    REFUSED(e.msg, "channel 5: records of 16384 samples");
+    c.ops->ws_free(c.inst, ws);
+    cc_classifier_destroy(&c);
+    cc_nn_ws_free(&w);
+    cc_nn_free(&m);
+    /* the card needs standard events; a plain card refuses them; a bad preset is named */
+    char bad[3][1200];
+    snprintf(bad[0], sizeof bad[0], "model: %s\n", card);
+    snprintf(bad[1], sizeof bad[1], "model: %s/cnn.yaml\nstandard_events: det.yaml\n", gdir);
+    snprintf(bad[2], sizeof bad[2], "model: %s\nstandard_events: nope.yaml\n", card);
+    const char *why[] = {"give 'standard_events", "does not take them", "nope.yaml"};
+    for (int i = 0; i < 3; i++) {
+        doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
+        ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, tdir, &c, &e), -1);
+        REFUSED(e.msg, why[i]);
+        cc_ydoc_free(&doc);
+    }
+    cc_registry_free(&r);
+}
+END_TEST
+
 /* The shipped cards in conf/models load (self-test included). */
 START_TEST(shipped_cards)
 {
-    const char *cards[] = {"cnn", "lstm", "tscn", "tst"};
-    for (int i = 0; i < 4; i++) {
+    const char *cards[] = {"cnn", "lstm", "tscn", "tst", "cnn-sev"};
+    for (int i = 0; i < 5; i++) {
         char rel[64], path[512];
         snprintf(rel, sizeof rel, "conf/models/%s.yaml", cards[i]);
         cc_err e;
@@ -342,6 +425,7 @@ static Suite *suite(void)
     tcase_add_test(tc, weight_errors);
     tcase_add_test(tc, generators);
     tcase_add_test(tc, plugin);
+    tcase_add_test(tc, plugin_standard_events);
     tcase_add_test(tc, shipped_cards);
     tcase_add_test(tc, import_command);
     tcase_add_test(tc, card_fuzz);

@@ -26,10 +26,11 @@
 
 static const struct {
     const char *card;
-    size_t params, outputs;
+    size_t params, outputs, channels;
 } goldens[] = {
-    {"cnn", 89989, 1},    {"lstm", 584001, 1}, {"tscn", 4818705, 1},   {"tst", 115649, 1},
-    {"tst-ln", 82625, 1}, {"zoo", 6557, 3},    {"cait-cnn", 19062, 2},
+    {"cnn", 89989, 1, 1},      {"lstm", 584001, 1, 1},   {"tscn", 4818705, 1, 1},
+    {"tst", 115649, 1, 1},     {"tst-ln", 82625, 1, 1},  {"zoo", 6557, 3, 1},
+    {"cait-cnn", 19062, 2, 1}, {"cnn-sev", 90021, 1, 2}, /* + the standard event */
 };
 
 static cc_nn_model *load_golden(const char *name)
@@ -54,8 +55,9 @@ START_TEST(golden_parity)
     ck_assert_uint_eq(cc_nn_n_params(m), goldens[_i].params);
     ck_assert_uint_eq(cc_nn_n_outputs(m), goldens[_i].outputs);
     ck_assert_uint_eq(cc_nn_input_len(m), 512);
+    ck_assert_uint_eq(cc_nn_input_channels(m), goldens[_i].channels);
     /* the same 8 inputs one at a time, in a batch of 3 + 5, and all 8 */
-    const size_t L = 512, K = cc_nn_n_outputs(m);
+    const size_t L = 512 * goldens[_i].channels, K = cc_nn_n_outputs(m);
     float *x = malloc(8 * L * sizeof *x), y8[8 * 3], y1[8 * 3], y35[8 * 3];
     for (size_t i = 0; i < 8; i++) cc_nn_test_input(99, i, x + i * L, L);
     cc_nn_ws *w = cc_nn_ws_new(m, 8);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cc_h5.h"
 #include "cc_nn.h"
 #include "cc_preproc.h"
 #include "cc_sim.h"
@@ -570,6 +571,87 @@ START_TEST(augment_pileup)
 }
 END_TEST
 
+/* Writes a 1-channel labelled file of 8 noise records of 1024 samples;
+ * stdevent_len > 0 adds /stdevent/event of shape (1, stdevent_len). */
+static void write_plain_file(const char *path, uint32_t stdevent_len)
+{
+    cc_err e = {{0}};
+    cc_h5_writer *w = cc_h5_writer_new(path, 1, 1024, CC_H5_LABELS, &e);
+    ck_assert_msg(w != NULL, "%s", e.msg);
+    static float ev[8 * 1024];
+    int32_t lab[8];
+    for (int i = 0; i < 8 * 1024; i++) ev[i] = (float)((i * 7919) % 101) * 1e-4f;
+    for (int i = 0; i < 8; i++) lab[i] = CC_SIM_NOISE;
+    cc_h5_batch b = {.k = 8, .event = ev, .labels = lab};
+    ck_assert_msg(cc_h5_writer_append(w, "events", &b, &e) == 0, "%s", e.msg);
+    if (stdevent_len)
+        ck_assert_int_eq(cc_h5_writer_put_2d(w, "stdevent/event", ev, 1, stdevent_len, &e), 0);
+    ck_assert_msg(cc_h5_writer_close(&w, &e) == 0, "%s", e.msg);
+}
+
+/* Template conditioning: a card with 2 input channels trains on records
+ * that each carry their channel's standard event from the file (as written
+ * by cryoclean sim: the noise-free pulse, peak 1, starting at the trigger);
+ * a file without standard events, or with ones of the wrong shape, is
+ * refused by name. */
+START_TEST(train_standard_events)
+{
+    setup_data();
+    cc_err e = {{0}};
+    char path[600];
+    snprintf(path, sizeof path, "%s/a.h5", dir);
+    /* the simulator's standard event */
+    cc_h5_reader *rd = cc_h5_reader_open(path, "events", &e);
+    ck_assert_msg(rd != NULL, "%s", e.msg);
+    static float sev[1024], want[512];
+    ck_assert_int_eq(cc_h5_reader_get_stdevent(rd, sev, &e), 0);
+    cc_h5_reader_close(&rd);
+    size_t peak = 0;
+    for (size_t i = 0; i < 1024; i++) peak = sev[i] > sev[peak] ? i : peak;
+    ck_assert_float_eq_tol(sev[peak], 1.0f, 1e-5f);
+    ck_assert(sev[255] == 0.0f && sev[257] > 0.0f && peak > 256);
+    ck_assert_int_eq(cc_prep_record(sev, 1024, want, 512), CC_PREP_OK);
+    /* every record is followed by it */
+    tr_set set;
+    char *paths[] = {path};
+    ck_assert_msg(tr_set_load(&set, paths, 1, "events", 512, 2, 0, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(set.n, 500);
+    for (size_t i = 0; i < set.n; i += 97)
+        ck_assert(!memcmp(set.f[0].x + i * 1024 + 512, want, sizeof want));
+    tr_set_free(&set);
+    /* missing or misshapen standard events */
+    snprintf(path, sizeof path, "%s/plain.h5", dir);
+    write_plain_file(path, 0);
+    ck_assert_int_eq(tr_set_load(&set, paths, 1, "events", 512, 1, 0, &e), 0); /* fine for 1 */
+    tr_set_free(&set);
+    ck_assert_int_eq(tr_set_load(&set, paths, 1, "events", 512, 2, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "plain.h5: no /stdevent/event"), "%s", e.msg);
+    tr_set_free(&set);
+    write_plain_file(path, 100);
+    ck_assert_int_eq(tr_set_load(&set, paths, 1, "events", 512, 2, 0, &e), -1);
+    ck_assert_msg(strstr(e.msg, "/stdevent/event: expected shape (1, 1024), found (1, 100)"), "%s",
+                  e.msg);
+    tr_set_free(&set);
+    /* training: a card of 2 input channels learns and reloads */
+    char card[512], cfg[600], text[2048];
+    CCT_SRC("conf/models/cnn-sev.yaml", card);
+    snprintf(cfg, sizeof cfg, "%s/sev.yaml", dir);
+    snprintf(text, sizeof text,
+             "train:\n  model: %s\n  output: sev.out.yaml\n  name: t-sev\n"
+             "  data: {train: [a.h5, b.h5], validation: [v.h5]}\n  optimizer: {lr: 3.0e-3}\n",
+             card);
+    cct_write_file(cfg, text, strlen(text));
+    cc_train_result r;
+    train("sev", 0, 4, &r);
+    ck_assert_msg(r.best_ba > 0.6, "validation BA %g after 4 epochs", r.best_ba);
+    snprintf(card, sizeof card, "%s/sev.out.yaml", dir);
+    cc_nn_model *m = cc_nn_load(card, &e);
+    ck_assert_msg(m != NULL, "%s", e.msg);
+    ck_assert_uint_eq(cc_nn_input_channels(m), 2);
+    cc_nn_free(&m);
+}
+END_TEST
+
 /* Every shipped file in conf/train loads: training configs (train:), the
  * simulated detectors (sim-det-*.yaml) and the eval plugin blocks (nn-*.yaml,
  * whose model card must exist). */
@@ -627,6 +709,7 @@ static Suite *suite(void)
     tcase_add_test(tc, config_errors);
     tcase_add_test(tc, augment_pileup);
     tcase_add_test(tc, train_end_to_end);
+    tcase_add_test(tc, train_standard_events);
     tcase_add_test(tc, train_batchnorm);
     tcase_add_test(tc, lr_schedule);
     tcase_add_test(tc, weight_average);

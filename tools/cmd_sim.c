@@ -290,6 +290,15 @@ int cmd_sim(int argc, char **argv)
     int bad = cc_h5_writer_put_2d(w, "noise/nps", nps, nch, ns / 2 + 1, &e);
     free(nps);
     if (bad) goto out;
+    /* Cait's standard events: each channel's noise-free pulse, peak 1, onset at
+     * the trigger (what template-conditioned models take, docs/NN.md) */
+    float *sev = malloc(sizeof(float) * nch * ns);
+    if (!sev) goto out;
+    for (uint32_t k = 0; k < nch; k++)
+        cc_sim_shape_render(&cfg.ch[k].shape, cfg.fs_hz, ns / 4, sev + (size_t)k * ns, ns);
+    bad = cc_h5_writer_put_2d(w, "stdevent/event", sev, nch, ns, &e);
+    free(sev);
+    if (bad) goto out;
     if (!quiet) cc_progress_finish(&p);
     rc = 0;
 out:

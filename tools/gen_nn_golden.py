@@ -11,8 +11,9 @@ regenerates them, so no weight files are needed even for TSCN's 4.8 M
 parameters) and whose self-test holds PyTorch's outputs for 8 fixed inputs
 with tolerance 1e-5; plus the real Cait CNN (cait-cnn.yaml + .safetensors,
 GPL-3.0, from ../shared/models) when the checkpoint is there.
-conf/models/: the paper's four architectures, seeded (untrained) until the
-training issue ships weights.
+conf/models/: the paper's four architectures and cnn-sev (the CNN with the
+standard event as a second input channel), seeded: the `model:` inputs of
+`cryoclean train`.
 """
 import argparse
 import os
@@ -23,6 +24,7 @@ import export_torch as et  # noqa: E402
 
 GOLDEN = [
     ("cnn", "cnn", []),
+    ("cnn-sev", "cnn-sev", []),
     ("lstm", "lstm", []),
     ("tscn", "tscn", []),
     ("tst", "tst", []),
@@ -33,6 +35,7 @@ PAPER = {
     "cnn": "Paper CNN (CRESST data cleaning, Appendix A): 3 x (Conv1d k8, ReLU, MaxPool4), FC 320-200-84-1, sigmoid",
     "lstm": "Paper LSTM: 64 steps of 8 samples, bidirectional 3 layers, hidden 100 per direction, FC 12800-1, sigmoid",
     "tscn": "Paper TSCN: 8 x Conv1d k3 pad1 (16,16,32,32,64,64,128,128) with ReLU, MaxPool2 after every second, FC 4096-1024-512-1, sigmoid",
+    "cnn-sev": "Paper CNN given the channel's standard event as a second input channel (template conditioning, docs/NN.md): Conv1d 2->4 k8, then as the paper CNN",
     "tst": "Paper TST (tsai TST): step projection to d_model 64, learned positional encoding, 1 encoder layer (8 heads, BatchNorm, FF 256 GELU), flatten, linear, sigmoid",
 }
 

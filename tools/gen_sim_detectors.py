@@ -2,7 +2,7 @@
 """gen_sim_detectors.py - draw extra training detectors for the shipped models.
 
 Run from the source root (standard library only):
-    python3 tools/gen_sim_detectors.py [--seed 7] [--count 12]
+    python3 tools/gen_sim_detectors.py [--seed 7] [--count 12] [--out DIR]
 
 Writes conf/train/sim-det-r01.yaml .. sim-det-r<count>.yaml ("r" for random): a
 phonon + light module with Proebst pulse parameters and baseline noise drawn
@@ -36,7 +36,7 @@ RMS_PHONON = (0.0008, 0.002)
 RMS_LIGHT = (0.0012, 0.003)
 KEYS = ("an", "at", "tau_n", "tau_in", "tau_t")
 MIN_DIST = 0.8
-HELD_OUT = ("v", "t1", "t2", "t3")
+HELD_OUT = ("v", "t1", "t2", "t3", "t4", "t5")
 
 
 def loguni(rng, lo, hi):
@@ -73,8 +73,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--count", type=int, default=12)
-    ap.add_argument("--dir", default="conf/train")
+    ap.add_argument("--dir", default="conf/train", help="where the held-out presets are")
+    ap.add_argument("--out", help="where to write the drawn presets (default: --dir)")
     a = ap.parse_args()
+    out = a.out or a.dir
 
     held = {(h, kind): channel_shape(os.path.join(a.dir, f"sim-det-{h}.yaml"), kind)
             for h in HELD_OUT for kind in ("phonon", "light")}
@@ -99,7 +101,7 @@ def main():
         samples = rng.choice((8192, 16384))
         rms_p = loguni(rng, *RMS_PHONON)
         rms_l = loguni(rng, *RMS_LIGHT)
-        path = os.path.join(a.dir, f"sim-det-{name}.yaml")
+        path = os.path.join(out, f"sim-det-{name}.yaml")
         with open(path, "w") as f:
             f.write(f"# Training-data detector \"det-{name}\" (docs/MODELS.md), drawn by\n"
                     f"# tools/gen_sim_detectors.py --seed {a.seed}: a phonon + light module;\n"

@@ -130,6 +130,12 @@ int cc_h5_reader_read(cc_h5_reader *r, uint64_t first, cc_h5_batch *out, cc_err 
  * missing or has another rank, shape or type. */
 int cc_h5_reader_get_2d(cc_h5_reader *r, const char *name, float *out, cc_err *e);
 
+/* Reads the standard events /stdevent/event (Cait's layout: float, shape
+ * (n_channels, n_samples), one template pulse per channel) into
+ * out[n_channels * n_samples]. Returns 0, 1 when the file has none, or -1
+ * with e when it is there with another rank, shape or type. */
+int cc_h5_reader_get_stdevent(cc_h5_reader *r, float *out, cc_err *e);
+
 /* Looks up the class number of a label name in the `labels` attributes;
  * returns -1 if absent. */
 int cc_h5_reader_label_id(cc_h5_reader *r, const char *name);

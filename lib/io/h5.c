@@ -394,6 +394,10 @@ static int open_ds(cc_h5_reader *r, const char *name, int rank, const hsize_t *w
                    hid_t *d, hsize_t *dims, cc_err *e)
 {
     *d = -1;
+    /* the name as messages show it: group-relative, or absolute ("/stdevent/event") */
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s%s%s", name[0] == '/' ? "" : r->group, name[0] == '/' ? "" : "/",
+             name);
     htri_t ex;
     H5E_BEGIN_TRY
     {
@@ -407,8 +411,8 @@ static int open_ds(cc_h5_reader *r, const char *name, int rank, const hsize_t *w
     }
     H5E_END_TRY;
     if (*d < 0)
-        return cc_err_set(e, "%s: %s/%s: expected a dataset, found another kind of object", r->path,
-                          r->group, name);
+        return cc_err_set(e, "%s: %s: expected a dataset, found another kind of object", r->path,
+                          nm);
     hid_t t = H5Dget_type(*d), sp = H5Dget_space(*d);
     H5T_class_t cls = H5Tget_class(t);
     int rk = H5Sget_simple_extent_ndims(sp);
@@ -416,11 +420,10 @@ static int open_ds(cc_h5_reader *r, const char *name, int rank, const hsize_t *w
     if (rk > 0 && rk <= 8) H5Sget_simple_extent_dims(sp, dd, NULL);
     H5Tclose(t), H5Sclose(sp);
     if (cls != H5T_FLOAT && !(numeric && cls == H5T_INTEGER))
-        return cc_err_set(e, "%s: %s/%s: expected %s, found %s data", r->path, r->group, name,
+        return cc_err_set(e, "%s: %s: expected %s, found %s data", r->path, nm,
                           numeric ? "numbers" : "float32/float64", class_name(cls));
     if (rk != rank)
-        return cc_err_set(e, "%s: %s/%s: expected rank %d, found rank %d", r->path, r->group, name,
-                          rank, rk);
+        return cc_err_set(e, "%s: %s: expected rank %d, found rank %d", r->path, nm, rank, rk);
     for (int i = 0; i < rank; i++)
         if (want[i] && dd[i] != want[i]) {
             char w[96] = "", f[96] = "";
@@ -430,8 +433,7 @@ static int open_ds(cc_h5_reader *r, const char *name, int rank, const hsize_t *w
                 snprintf(f + strlen(f), sizeof f - strlen(f), "%s%llu", j ? ", " : "",
                          (unsigned long long)dd[j]);
             }
-            return cc_err_set(e, "%s: %s/%s: expected shape (%s), found (%s)", r->path, r->group,
-                              name, w, f);
+            return cc_err_set(e, "%s: %s: expected shape (%s), found (%s)", r->path, nm, w, f);
         }
     if (dims)
         for (int i = 0; i < rank; i++) dims[i] = dd[i];
@@ -658,6 +660,22 @@ int cc_h5_reader_get_2d(cc_h5_reader *r, const char *name, float *out, cc_err *e
     if (rc)
         return cc_err_set(e, "%s: %s/%s: reading failed (corrupt file or too many events)", r->path,
                           r->group, name);
+    return 0;
+}
+
+int cc_h5_reader_get_stdevent(cc_h5_reader *r, float *out, cc_err *e)
+{
+    const cc_h5_info *in = &r->info;
+    hsize_t want[2] = {in->n_channels, in->n_samples};
+    hid_t d;
+    if (open_ds(r, "/stdevent/event", 2, want, 0, &d, NULL, e)) {
+        if (d >= 0) H5Dclose(d);
+        return -1;
+    }
+    if (d < 0) return 1;
+    int rc = get(d, H5T_NATIVE_FLOAT, 2, in->n_channels, 0, in->n_samples, 0, out);
+    H5Dclose(d);
+    if (rc) return cc_err_set(e, "%s: /stdevent/event: reading failed (corrupt file)", r->path);
     return 0;
 }
 

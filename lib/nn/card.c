@@ -426,7 +426,7 @@ int nn_card_layers(cc_nn_model *m, const cc_ynode *seq, cc_err *e)
     if (cc_y_expect(seq, CC_Y_SEQ, "layers", e)) return -1;
     if (!seq->n) return cc_y_err(e, seq, "layers: the list is empty");
     if (!(m->layers = calloc(seq->n, sizeof *m->layers))) return cc_err_set(e, "out of memory");
-    size_t r = 1, c = m->input_len;
+    size_t r = m->input_ch, c = m->input_len;
     m->max_act = r * c;
     for (size_t i = 0; i < seq->n; i++) {
         nn_layer *l = &m->layers[i];

@@ -111,10 +111,14 @@ cc_nn_model *cc_nn_load(const char *card_path, cc_err *e);
 /* Frees the model and sets *m to NULL. */
 void cc_nn_free(cc_nn_model **m);
 
-/* Accessors: card name, input length, number of raw network outputs, default
- * cutoff, parameter count, self-test max abs error and count of test inputs. */
+/* Accessors: card name, input length (samples per input channel), input
+ * channels (1: the preprocessed record; 2: the record, then its channel's
+ * preprocessed standard event - docs/NN.md), number of raw network outputs,
+ * default cutoff, parameter count, self-test max abs error and count of
+ * test inputs. A record's network input is channels * input_len values. */
 const char *cc_nn_name(const cc_nn_model *m);
 size_t cc_nn_input_len(const cc_nn_model *m);
+size_t cc_nn_input_channels(const cc_nn_model *m);
 size_t cc_nn_n_outputs(const cc_nn_model *m);
 float cc_nn_cutoff(const cc_nn_model *m);
 size_t cc_nn_n_params(const cc_nn_model *m);
@@ -140,7 +144,7 @@ cc_nn_ws *cc_nn_ws_new(const cc_nn_model *m, size_t max_batch);
 /* Frees the workspace and sets *w to NULL. */
 void cc_nn_ws_free(cc_nn_ws **w);
 
-/* Runs the network on n records x[n * input_len] (preprocessed) and writes
+/* Runs the network on n records x[n * channels * input_len] (preprocessed) and writes
  * the raw outputs out[n * n_outputs]. n <= the workspace's max_batch, else -1
  * with e. Never allocates. */
 int cc_nn_forward(const cc_nn_model *m, cc_nn_ws *w, const float *x, size_t n, float *out,

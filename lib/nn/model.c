@@ -363,7 +363,7 @@ static int selftest(cc_nn_model *m, const cc_ynode *st, cc_err *e)
         return -1;
     if (ins && (cc_y_expect(ins, CC_Y_SEQ, "selftest.inputs", e) || !ins->n))
         return ins && ins->type == CC_Y_SEQ ? cc_y_err(e, ins, "selftest.inputs is empty") : -1;
-    size_t n = ins ? ins->n : (size_t)count, L = m->input_len, K = m->n_out;
+    size_t n = ins ? ins->n : (size_t)count, L = m->input_ch * m->input_len, K = m->n_out;
     if (outs->n != n)
         return cc_y_err(e, outs, "selftest.outputs has %zu entries, expected %zu (one per input)",
                         outs->n, n);
@@ -457,7 +457,7 @@ static int parse_input(cc_nn_model *m, const cc_ynode *in, cc_err *e)
     const cc_ynode *p = cc_y_get(in, "preprocessing");
     if (cc_y_expect(in, CC_Y_MAP, "input", e) || cc_y_check_keys(in, keys, e) ||
         cc_y_i64(in, "length", 1, 1, 1 << 24, &len, e) ||
-        cc_y_i64(in, "channels", 0, 1, 1, &ch, e) ||
+        cc_y_i64(in, "channels", 0, 1, 2, &ch, e) ||
         cc_y_expect(p, CC_Y_MAP, "input.preprocessing", e) || cc_y_check_keys(p, pkeys, e) ||
         cc_y_str(p, "downsample", 1, &ds, e) || cc_y_str(p, "scale", 1, &sc, e))
         return -1;
@@ -468,7 +468,7 @@ static int parse_input(cc_nn_model *m, const cc_ynode *in, cc_err *e)
                         ds);
     if (strcmp(sc, "minmax"))
         return cc_y_err(e, cc_y_get(p, "scale"), "scale: only minmax is supported, found '%s'", sc);
-    m->input_len = (size_t)len;
+    m->input_len = (size_t)len, m->input_ch = (size_t)ch;
     return 0;
 }
 
@@ -587,6 +587,11 @@ size_t cc_nn_input_len(const cc_nn_model *m)
     return m->input_len;
 }
 
+size_t cc_nn_input_channels(const cc_nn_model *m)
+{
+    return m->input_ch;
+}
+
 size_t cc_nn_n_outputs(const cc_nn_model *m)
 {
     return m->n_out;
@@ -630,8 +635,9 @@ double cc_nn_flops(const cc_nn_model *m)
 
 void cc_nn_describe(const cc_nn_model *m, FILE *f)
 {
-    fprintf(f, "model %s: input [1, %zu], %zu outputs, %zu parameters, weights: %s\n", m->name,
-            m->input_len, m->n_out, m->n_params, m->weights_desc ? m->weights_desc : "-");
+    fprintf(f, "model %s: input [%zu, %zu], %zu outputs, %zu parameters, weights: %s\n", m->name,
+            m->input_ch, m->input_len, m->n_out, m->n_params,
+            m->weights_desc ? m->weights_desc : "-");
     for (size_t i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
         size_t np = 0;

@@ -74,7 +74,8 @@ typedef struct nn_tensor {
 struct cc_nn_model {
     char name[24];
     char *card_path, *weights_desc;
-    size_t input_len, n_out;
+    size_t input_len, n_out; /* input_len: samples per input channel */
+    size_t input_ch;         /* 1: the record; 2: the record and its channel's standard event */
     float cutoff;
     nn_outmap outmap;
     size_t out_index;

@@ -49,13 +49,34 @@ tr_rng tr_stream(uint64_t seed, uint64_t a, uint64_t b)
     return r;
 }
 
-static int load_file(tr_file *f, const char *path, const char *group, size_t len, uint64_t max,
-                     cc_err *e)
+/* The file's standard events, preprocessed: tpl[c * len] for each channel c. */
+static int load_templates(cc_h5_reader *r, const char *path, size_t len, float **tpl, cc_err *e)
+{
+    const cc_h5_info *in = cc_h5_reader_info(r);
+    const size_t C = in->n_channels, S = in->n_samples;
+    float *raw = malloc(C * S * sizeof *raw);
+    *tpl = malloc(C * len * sizeof **tpl);
+    int rc = raw && *tpl ? cc_h5_reader_get_stdevent(r, raw, e) : cc_err_set(e, "out of memory");
+    if (rc > 0)
+        rc = cc_err_set(e,
+                        "%s: no /stdevent/event; the model takes each channel's standard event as "
+                        "its second input (Cait's files carry it, `cryoclean sim` writes it)",
+                        path);
+    for (size_t c = 0; !rc && c < C; c++)
+        if (cc_prep_record(raw + c * S, S, *tpl + c * len, len))
+            rc = cc_err_set(e, "%s: /stdevent/event of channel %zu: not finite", path, c);
+    free(raw);
+    return rc;
+}
+
+static int load_file(tr_file *f, const char *path, const char *group, size_t len, size_t ch,
+                     uint64_t max, cc_err *e)
 {
     cc_h5_reader *r = cc_h5_reader_open(path, group, e);
     if (!r) return -1;
     const cc_h5_info *in = cc_h5_reader_info(r);
     int rc = 0;
+    float *tpl = NULL;
     if (!(in->fields & CC_H5_LABELS)) {
         rc = cc_err_set(e, "%s: group '%s' has no labels (training needs labelled records)", path,
                         group);
@@ -66,10 +87,12 @@ static int load_file(tr_file *f, const char *path, const char *group, size_t len
                         in->n_samples, len);
         goto out;
     }
+    if (ch > 1 && (rc = load_templates(r, path, len, &tpl, e))) goto out;
     uint64_t total = in->n_events * in->n_channels;
     if (max && total > max) total = max;
     const uint32_t C = in->n_channels, S = in->n_samples, K = 64;
-    f->x = malloc(total * len * sizeof *f->x);
+    const size_t X = ch * len; /* a record's stride: the record, then its standard event */
+    f->x = malloc(total * X * sizeof *f->x);
     f->label = malloc(total ? total : 1);
     f->cls = malloc(total ? total : 1);
     cc_h5_batch b = {.k = K};
@@ -88,11 +111,12 @@ static int load_file(tr_file *f, const char *path, const char *group, size_t len
         for (uint32_t i = 0; i < b.k && f->n < total; i++)
             for (uint32_t c = 0; c < C && f->n < total; c++) {
                 int lab = b.labels[c * b.k + i], acc = lab > 0 ? cc_sim_class_accept(lab) : -1;
-                float *dst = f->x + f->n * len;
+                float *dst = f->x + f->n * X;
                 if (acc < 0 || cc_prep_record(b.event + ((size_t)c * b.k + i) * S, S, dst, len)) {
                     f->n_skipped++;
                     continue;
                 }
+                if (tpl) memcpy(dst + len, tpl + (size_t)c * len, len * sizeof *dst);
                 f->label[f->n] = (uint8_t)acc, f->cls[f->n] = (uint8_t)lab;
                 f->n_clean += (size_t)acc;
                 f->n++;
@@ -102,12 +126,13 @@ done:
     free(b.event);
     free(b.labels);
 out:
+    free(tpl);
     cc_h5_reader_close(&r);
     if (!rc && !f->n) rc = cc_err_set(e, "%s: no labelled records of known classes", path);
     return rc;
 }
 
-int tr_set_load(tr_set *s, char *const *paths, size_t n, const char *group, size_t len,
+int tr_set_load(tr_set *s, char *const *paths, size_t n, const char *group, size_t len, size_t ch,
                 uint64_t max, cc_err *e)
 {
     memset(s, 0, sizeof *s);
@@ -115,7 +140,7 @@ int tr_set_load(tr_set *s, char *const *paths, size_t n, const char *group, size
     for (size_t i = 0; i < n; i++) {
         tr_file *f = &s->f[s->nf++];
         if (!(f->path = strdup(paths[i]))) return cc_err_set(e, "out of memory");
-        if (load_file(f, paths[i], group, len, max, e)) return -1;
+        if (load_file(f, paths[i], group, len, ch, max, e)) return -1;
         s->n += f->n;
     }
     return 0;

@@ -9,8 +9,9 @@
 
 #include "cc_train.h"
 
-/* One file's records: x [n][len] preprocessed, label 1 clean / 0 artefact,
- * cls the Cait class number. */
+/* One file's records: x [n][ch * len] preprocessed (with ch = 2 each record
+ * is followed by its channel's preprocessed standard event), label 1 clean /
+ * 0 artefact, cls the Cait class number. */
 typedef struct tr_file {
     char *path;
     size_t n, n_clean, n_skipped;
@@ -24,8 +25,9 @@ typedef struct tr_set {
 } tr_set;
 
 /* Loads every labelled record of the files (group, all channels), at most
- * max per file (0 = all), preprocessed to len. */
-int tr_set_load(tr_set *s, char *const *paths, size_t n, const char *group, size_t len,
+ * max per file (0 = all), preprocessed to len; with ch = 2 each record gets
+ * its channel's standard event (/stdevent/event, required) as channel 2. */
+int tr_set_load(tr_set *s, char *const *paths, size_t n, const char *group, size_t len, size_t ch,
                 uint64_t max, cc_err *e);
 void tr_set_free(tr_set *s);
 

@@ -35,7 +35,7 @@ typedef struct run {
     const cc_train_config *c;
     cc_nn_model *m;
     tr_set tr, va;
-    size_t L, nb; /* input length, flat buffer length */
+    size_t L, X, nb; /* samples per input channel, values per record, flat buffer length */
     float *grad, *am, *av, *best;
     float *ema, *raw; /* weight average and the raw weights while it is validated; NULL if off */
     uint64_t step;    /* Adam steps so far */
@@ -272,7 +272,7 @@ static int validate(run *r, cc_nn_ws *ws, float *score, uint8_t *lab, cc_train_s
         const tr_file *vf = &r->va.f[f];
         for (size_t i = 0; i < vf->n; i += 256) {
             size_t n = vf->n - i < 256 ? vf->n - i : 256;
-            if (cc_nn_score(r->m, ws, vf->x + i * r->L, n, score + k, e)) return -1;
+            if (cc_nn_score(r->m, ws, vf->x + i * r->X, n, score + k, e)) return -1;
             memcpy(lab + k, vf->label + i, n);
             k += n;
         }
@@ -297,7 +297,7 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
     const size_t maxb = N / B + r->tr.nf + 1;
     uint32_t *perm = malloc(N * sizeof *perm);
     size_t *bs = malloc(maxb * sizeof *bs), *bl = malloc(maxb * sizeof *bl);
-    float *xb = malloc(B * r->L * sizeof *xb), *dout = malloc(B * K * sizeof *dout);
+    float *xb = malloc(B * r->X * sizeof *xb), *dout = malloc(B * K * sizeof *dout);
     float *vscore = malloc((r->va.n ? r->va.n : 1) * sizeof *vscore);
     uint8_t *lb = malloc(B), *vlab = malloc(r->va.n ? r->va.n : 1);
     cc_nn_tws *tw = cc_nn_tws_new(r->m, B, e);
@@ -328,8 +328,11 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
             for (size_t j = 0; j < bl[k]; j++) {
                 size_t g = perm[bs[k] + j];
                 const tr_file *f = locate(&r->tr, &g);
-                tr_augment(c, &rng, f->x + g * r->L, f->label[g], f->cls[g], r->L, xb + j * r->L,
-                           lb + j);
+                const float *src = f->x + g * r->X;
+                float *dst = xb + j * r->X;
+                tr_augment(c, &rng, src, f->label[g], f->cls[g], r->L, dst, lb + j);
+                /* the standard event goes in as it is: it is the detector's, not the record's */
+                if (r->X > r->L) memcpy(dst + r->L, src + r->L, (r->X - r->L) * sizeof *dst);
             }
             to.step = r->step + 1;
             cc_nn_tws_set_opts(tw, &to);
@@ -525,7 +528,7 @@ static int write_card(run *r, const char *command, cc_err *e)
     fprintf(f, "\n  selftest: \"reference outputs computed by cryoclean's engine, the training "
                "framework of this model\"\n");
     /* self-test: 8 generated inputs through the inference path */
-    const size_t L = r->L, K = cc_nn_n_outputs(r->m);
+    const size_t L = r->X, K = cc_nn_n_outputs(r->m);
     float x[8 * 4096], y[8 * 16];
     cc_nn_ws *ws = L <= 4096 && K <= 16 ? cc_nn_ws_new(r->m, 8) : NULL;
     for (size_t i = 0; ws && i < 8; i++) cc_nn_test_input(99, i, x + i * L, L);
@@ -561,6 +564,7 @@ int cc_train_run(const cc_train_config *c, const char *command, int resume,
     r.res.best_ba = -1;
     if (!(r.m = cc_nn_load(c->model, e))) return -1;
     r.L = cc_nn_input_len(r.m), r.nb = cc_nn_buf_len(r.m);
+    r.X = cc_nn_input_channels(r.m) * r.L;
     if (!c->init_from_card) cc_nn_reinit(r.m, c->seed);
     r.lr = c->lr > 0 ? c->lr : paper_lr(r.m);
     r.grad = calloc(r.nb, sizeof *r.grad), r.am = calloc(r.nb, sizeof *r.am);
@@ -573,8 +577,9 @@ int cc_train_run(const cc_train_config *c, const char *command, int resume,
         cc_err_set(e, "out of memory");
         goto out;
     }
-    if (tr_set_load(&r.tr, c->train_files, c->n_train, c->group, r.L, c->max_per_file, e) ||
-        tr_set_load(&r.va, c->val_files, c->n_val, c->group, r.L, c->max_per_file, e))
+    const size_t ch = cc_nn_input_channels(r.m);
+    if (tr_set_load(&r.tr, c->train_files, c->n_train, c->group, r.L, ch, c->max_per_file, e) ||
+        tr_set_load(&r.va, c->val_files, c->n_val, c->group, r.L, ch, c->max_per_file, e))
         goto out;
     /* class weights: both classes weigh the same after the expected relabels */
     double n_clean = 0, n_pile = 0;

@@ -6,6 +6,9 @@
  *     model: [a.yaml, b.yaml, c.yaml]   # or an ensemble: the mean of the members' P(clean)
  *     threads: 1                    # optional: OpenBLAS threads (process-wide; default:
  *                                   # leave OPENBLAS_NUM_THREADS alone)
+ *     standard_events: det.yaml     # required by template-conditioned cards (input
+ *                                   # channels: 2): each channel's standard event
+
  * create() loads every card and its weights and runs its self-test (a model
  * that fails is refused with the reason); the members of an ensemble must
  * take the same input length, and the first member's cutoff is the
@@ -13,6 +16,15 @@
  * max_batch records; classify() runs the whole batch through each network
  * on the preprocessed inputs and writes P(clean), averaged over the
  * members. The loaded models are read-only and shared by all workers.
+ *
+ * Template conditioning: a card with `input: {channels: 2}` takes the record
+ * and its channel's standard event (docs/NN.md). standard_events names a
+ * detector preset in the simulator's format (`cryoclean sev` writes one from
+ * a recorded run; conf/train/sim-det-*.yaml): for each of its channels (by
+ * wire id) create() renders the pulse shape with peak 1 at the trigger over
+ * the preset's record length and preprocesses it like a record. A record of
+ * a channel the preset does not have, or of another length, fails its batch
+ * with a message naming both (the daemon counts it as classifier_error).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +33,8 @@
 
 #include "cc_nn.h"
 #include "cc_plugin.h"
+#include "cc_preproc.h"
+#include "cc_sim.h"
 
 void openblas_set_num_threads(int num_threads);
 
@@ -29,18 +43,31 @@ void openblas_set_num_threads(int num_threads);
 typedef struct nn_inst {
     size_t n; /* members */
     cc_nn_model *m[NN_MAX_MEMBERS];
+    /* standard events (only when a member takes them): nt channels */
+    size_t nt;
+    uint32_t t_id[CC_SIM_MAX_CH];
+    uint32_t t_samples; /* the preset's record length */
+    float *tpl;         /* [nt][L] preprocessed */
+    char t_path[256];   /* for messages */
 } nn_inst;
 
 typedef struct nn_ws {
     cc_nn_ws *w[NN_MAX_MEMBERS];
     float *tmp; /* one member's scores [max_batch] (ensembles only) */
+    float *x2;  /* [max_batch][2][L]: records with their standard events */
 } nn_ws;
+
+static int wants_sev(const cc_nn_model *m)
+{
+    return cc_nn_input_channels(m) == 2;
+}
 
 static void nn_destroy(void *inst)
 {
     nn_inst *s = inst;
     if (!s) return;
     for (size_t i = 0; i < s->n; i++) cc_nn_free(&s->m[i]);
+    free(s->tpl);
     free(s);
 }
 
@@ -65,10 +92,43 @@ static int load_member(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e
     return 0;
 }
 
+/* Renders and preprocesses the standard events of the preset at node c. */
+static int load_sev(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
+{
+    if (!c || c->type != CC_Y_SCALAR || !*c->str)
+        return cc_y_err(e, c, "standard_events: expected a detector preset path");
+    int k = c->str[0] == '/' ? snprintf(s->t_path, sizeof s->t_path, "%s", c->str)
+                             : snprintf(s->t_path, sizeof s->t_path, "%s/%s", dir, c->str);
+    if (k < 0 || (size_t)k >= sizeof s->t_path)
+        return cc_y_err(e, c, "standard_events: path too long");
+    cc_sim_config cfg;
+    if (cc_sim_config_load(s->t_path, &cfg, e)) return -1;
+    const size_t L = cc_nn_input_len(s->m[0]), N = cfg.n_samples;
+    float *raw = malloc(N * sizeof *raw);
+    s->tpl = malloc(cfg.n_channels * L * sizeof *s->tpl);
+    if (!raw || !s->tpl) {
+        free(raw);
+        return cc_err_set(e, "out of memory");
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < cfg.n_channels && !rc; i++) {
+        cc_sim_shape_render(&cfg.ch[i].shape, cfg.fs_hz, (double)(N / 4), raw, (uint32_t)N);
+        if (cc_prep_record(raw, N, s->tpl + i * L, L))
+            rc = cc_y_err(e, c,
+                          "standard_events: %s: channel %u: the pulse does not render to "
+                          "%zu values",
+                          s->t_path, cfg.ch[i].id, L);
+        s->t_id[i] = cfg.ch[i].id;
+    }
+    free(raw);
+    s->nt = cfg.n_channels, s->t_samples = (uint32_t)N;
+    return rc;
+}
+
 static int nn_create(const cc_ynode *conf, const cc_plugin_env *env, void **inst,
                      cc_classifier_info *info, cc_err *e)
 {
-    static const char *const keys[] = {"model", "threads", NULL};
+    static const char *const keys[] = {"model", "threads", "standard_events", NULL};
     int64_t threads = 0;
     if (!conf) return cc_err_set(e, "nn: a config block with 'model: CARD.yaml' is required");
     if (cc_y_expect(conf, CC_Y_MAP, "nn config", e) || cc_y_check_keys(conf, keys, e) ||
@@ -88,6 +148,20 @@ static int nn_create(const cc_ynode *conf, const cc_plugin_env *env, void **inst
             nn_destroy(s);
             return -1;
         }
+    const cc_ynode *sn = cc_y_get(conf, "standard_events");
+    int want = 0;
+    for (size_t i = 0; i < s->n; i++) want |= wants_sev(s->m[i]);
+    if (want != (sn != NULL) || (sn && load_sev(s, sn, dir, e))) {
+        if (want != (sn != NULL))
+            cc_y_err(e, sn ? sn : conf,
+                     want ? "nn config: %s takes each channel's standard event as a second input; "
+                            "give 'standard_events: DET.yaml' (a detector preset, e.g. from "
+                            "`cryoclean sev`)"
+                          : "nn config: standard_events given, but %s does not take them",
+                     cc_nn_name(s->m[0]));
+        nn_destroy(s);
+        return -1;
+    }
     if (threads) openblas_set_num_threads((int)threads);
     memset(info, 0, sizeof *info);
     info->input_len = cc_nn_input_len(s->m[0]);
@@ -108,6 +182,7 @@ static void nn_ws_free(void *inst, void *ws)
     if (!w) return;
     for (size_t i = 0; i < NN_MAX_MEMBERS; i++) cc_nn_ws_free(&w->w[i]);
     free(w->tmp);
+    free(w->x2);
     free(w);
 }
 
@@ -116,7 +191,9 @@ static void *nn_ws_new(void *inst, size_t max_batch)
     const nn_inst *s = inst;
     nn_ws *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    int ok = s->n == 1 || (w->tmp = malloc((max_batch ? max_batch : 1) * sizeof *w->tmp));
+    const size_t mb = max_batch ? max_batch : 1, L = cc_nn_input_len(s->m[0]);
+    int ok = s->n == 1 || (w->tmp = malloc(mb * sizeof *w->tmp));
+    if (ok && s->tpl) ok = (w->x2 = malloc(mb * 2 * L * sizeof *w->x2)) != NULL;
     for (size_t i = 0; ok && i < s->n; i++) ok = (w->w[i] = cc_nn_ws_new(s->m[i], max_batch)) != 0;
     if (!ok) nn_ws_free(inst, w), w = NULL;
     return w;
@@ -130,10 +207,28 @@ static int nn_classify(void *inst, void *ws, const cc_batch *b, float *scores, c
     if (!b->x || b->input_len != L)
         return cc_err_set(e, "nn %s: batch input length %zu, the model needs %zu",
                           cc_nn_name(s->m[0]), b->x ? b->input_len : 0, L);
-    if (cc_nn_score(s->m[0], w->w[0], b->x, b->n, scores, e)) return -1;
+    if (s->tpl) /* each record followed by its channel's standard event */
+        for (size_t i = 0; i < b->n; i++) {
+            size_t t = 0;
+            while (t < s->nt && s->t_id[t] != b->meta[i].channel) t++;
+            if (t == s->nt)
+                return cc_err_set(e, "nn %s: no standard event for channel %u in %s",
+                                  cc_nn_name(s->m[0]), b->meta[i].channel, s->t_path);
+            if (b->meta[i].n_samples != s->t_samples)
+                return cc_err_set(e,
+                                  "nn %s: channel %u: records of %u samples, the standard events "
+                                  "of %s are for %u",
+                                  cc_nn_name(s->m[0]), b->meta[i].channel, b->meta[i].n_samples,
+                                  s->t_path, s->t_samples);
+            memcpy(w->x2 + 2 * i * L, b->x + i * L, L * sizeof *w->x2);
+            memcpy(w->x2 + (2 * i + 1) * L, s->tpl + t * L, L * sizeof *w->x2);
+        }
+    const float *x0 = wants_sev(s->m[0]) ? w->x2 : b->x;
+    if (cc_nn_score(s->m[0], w->w[0], x0, b->n, scores, e)) return -1;
     if (s->n == 1) return 0;
     for (size_t k = 1; k < s->n; k++) {
-        if (cc_nn_score(s->m[k], w->w[k], b->x, b->n, w->tmp, e)) return -1;
+        const float *xk = wants_sev(s->m[k]) ? w->x2 : b->x;
+        if (cc_nn_score(s->m[k], w->w[k], xk, b->n, w->tmp, e)) return -1;
         for (size_t i = 0; i < b->n; i++) scores[i] += w->tmp[i];
     }
     for (size_t i = 0; i < b->n; i++) scores[i] /= (float)s->n;
@@ -146,7 +241,7 @@ const cc_classifier_ops *cryoclean_classifier_v1(void)
         .abi = CC_PLUGIN_ABI,
         .size = sizeof(cc_classifier_ops),
         .name = "nn",
-        .version = "1.1",
+        .version = "1.2",
         .create = nn_create,
         .ws_new = nn_ws_new,
         .classify = nn_classify,
