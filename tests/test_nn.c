@@ -308,13 +308,36 @@ START_TEST(plugin_standard_events)
     cc_classifier_destroy(&c);
     cc_nn_ws_free(&w);
     cc_nn_free(&m);
-    /* the card needs standard events; a plain card refuses them; a bad preset is named */
-    char bad[3][1200];
+    /* one preset per module: a list; each channel keeps its own record length */
+    char preset2[400];
+    snprintf(preset2, sizeof preset2, "%s/det2.yaml", tdir);
+    const char *det2 = "sim:\n  samples: 16384\n  channels:\n"
+                       "    - {name: phonon, id: 6, kind: phonon}\n";
+    cct_write_file(preset2, det2, strlen(det2));
+    snprintf(yml, sizeof yml, "model: %s\nstandard_events: [det.yaml, det2.yaml]\n", card);
+    doc = cc_ydoc_load_string("conf", yml, strlen(yml), &e);
+    ck_assert_msg(cc_classifier_create(r, "sev2", "nn", doc->root, tdir, &c, &e) == 0, "%s", e.msg);
+    cc_ydoc_free(&doc);
+    ws = c.ops->ws_new(c.inst, 8);
+    meta[3] = (cc_record_meta){.channel = 6, .n_samples = 16384};
+    ck_assert_msg(c.ops->classify(c.inst, ws, &b, s, &e) == 0, "%s", e.msg);
+    ck_assert_float_eq(s[0], ref[0]);
+    meta[3].n_samples = 8192;
+    ck_assert_int_eq(c.ops->classify(c.inst, ws, &b, s, &e), -1);
+    REFUSED(e.msg, "det2.yaml are for 16384");
+    c.ops->ws_free(c.inst, ws);
+    cc_classifier_destroy(&c);
+    /* the card needs standard events; a plain card refuses them; a bad preset is
+     * named; a channel in two presets is refused */
+    char bad[5][1200];
     snprintf(bad[0], sizeof bad[0], "model: %s\n", card);
     snprintf(bad[1], sizeof bad[1], "model: %s/cnn.yaml\nstandard_events: det.yaml\n", gdir);
     snprintf(bad[2], sizeof bad[2], "model: %s\nstandard_events: nope.yaml\n", card);
-    const char *why[] = {"give 'standard_events", "does not take them", "nope.yaml"};
-    for (int i = 0; i < 3; i++) {
+    snprintf(bad[3], sizeof bad[3], "model: %s\nstandard_events: [det.yaml, det.yaml]\n", card);
+    snprintf(bad[4], sizeof bad[4], "model: %s\nstandard_events: []\n", card);
+    const char *why[] = {"give 'standard_events", "does not take them", "nope.yaml",
+                         "channel 4 is in both", "the list is empty"};
+    for (int i = 0; i < 5; i++) {
         doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
         ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, tdir, &c, &e), -1);
         REFUSED(e.msg, why[i]);

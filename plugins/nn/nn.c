@@ -7,7 +7,8 @@
  *     threads: 1                    # optional: OpenBLAS threads (process-wide; default:
  *                                   # leave OPENBLAS_NUM_THREADS alone)
  *     standard_events: det.yaml     # required by template-conditioned cards (input
- *                                   # channels: 2): each channel's standard event
+ *                                   # channels: 2): each channel's standard event;
+ *                                   # or a list, one preset per module
 
  * create() loads every card and its weights and runs its self-test (a model
  * that fails is refused with the reason); the members of an ensemble must
@@ -43,12 +44,16 @@ void openblas_set_num_threads(int num_threads);
 typedef struct nn_inst {
     size_t n; /* members */
     cc_nn_model *m[NN_MAX_MEMBERS];
-    /* standard events (only when a member takes them): nt channels */
+    /* standard events (only when a member takes them), one per channel */
     size_t nt;
-    uint32_t t_id[CC_SIM_MAX_CH];
-    uint32_t t_samples; /* the preset's record length */
-    float *tpl;         /* [nt][L] preprocessed */
-    char t_path[256];   /* for messages */
+    struct nn_sev {
+        uint32_t id;      /* wire channel id */
+        uint32_t samples; /* the preset's record length */
+        size_t file;      /* index into t_path */
+    } * t;
+    float *tpl;    /* [nt][L] preprocessed */
+    char **t_path; /* the presets, for messages */
+    size_t n_path;
 } nn_inst;
 
 typedef struct nn_ws {
@@ -68,6 +73,9 @@ static void nn_destroy(void *inst)
     if (!s) return;
     for (size_t i = 0; i < s->n; i++) cc_nn_free(&s->m[i]);
     free(s->tpl);
+    free(s->t);
+    for (size_t i = 0; i < s->n_path; i++) free(s->t_path[i]);
+    free(s->t_path);
     free(s);
 }
 
@@ -92,36 +100,45 @@ static int load_member(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e
     return 0;
 }
 
-/* Renders and preprocesses the standard events of the preset at node c. */
+/* Renders and preprocesses the standard events of the preset at node c and
+ * appends them to s's table. */
 static int load_sev(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
 {
     if (!c || c->type != CC_Y_SCALAR || !*c->str)
-        return cc_y_err(e, c, "standard_events: expected a detector preset path");
-    int k = c->str[0] == '/' ? snprintf(s->t_path, sizeof s->t_path, "%s", c->str)
-                             : snprintf(s->t_path, sizeof s->t_path, "%s/%s", dir, c->str);
-    if (k < 0 || (size_t)k >= sizeof s->t_path)
-        return cc_y_err(e, c, "standard_events: path too long");
+        return cc_y_err(e, c, "standard_events: expected a detector preset path or a list of them");
+    char path[PATH_MAX];
+    int k = c->str[0] == '/' ? snprintf(path, sizeof path, "%s", c->str)
+                             : snprintf(path, sizeof path, "%s/%s", dir, c->str);
+    if (k < 0 || (size_t)k >= sizeof path) return cc_y_err(e, c, "standard_events: path too long");
     cc_sim_config cfg;
-    if (cc_sim_config_load(s->t_path, &cfg, e)) return -1;
-    const size_t L = cc_nn_input_len(s->m[0]), N = cfg.n_samples;
-    float *raw = malloc(N * sizeof *raw);
-    s->tpl = malloc(cfg.n_channels * L * sizeof *s->tpl);
-    if (!raw || !s->tpl) {
+    if (cc_sim_config_load(path, &cfg, e)) return -1;
+    const size_t L = cc_nn_input_len(s->m[0]), N = cfg.n_samples, nt = s->nt + cfg.n_channels;
+    float *raw = malloc(N * sizeof *raw), *tpl = realloc(s->tpl, nt * L * sizeof *tpl);
+    struct nn_sev *t = tpl ? realloc(s->t, nt * sizeof *t) : NULL;
+    char **pp = t ? realloc(s->t_path, (s->n_path + 1) * sizeof *pp) : NULL;
+    if (tpl) s->tpl = tpl;
+    if (t) s->t = t;
+    if (pp) s->t_path = pp;
+    if (!raw || !pp || !(pp[s->n_path] = strdup(path))) {
         free(raw);
         return cc_err_set(e, "out of memory");
     }
+    const size_t file = s->n_path++;
     int rc = 0;
     for (uint32_t i = 0; i < cfg.n_channels && !rc; i++) {
+        for (size_t j = 0; j < s->nt && !rc; j++)
+            if (s->t[j].id == cfg.ch[i].id)
+                rc = cc_y_err(e, c, "standard_events: channel %u is in both %s and %s",
+                              cfg.ch[i].id, s->t_path[s->t[j].file], path);
         cc_sim_shape_render(&cfg.ch[i].shape, cfg.fs_hz, (double)(N / 4), raw, (uint32_t)N);
-        if (cc_prep_record(raw, N, s->tpl + i * L, L))
+        if (!rc && cc_prep_record(raw, N, s->tpl + s->nt * L, L))
             rc = cc_y_err(e, c,
                           "standard_events: %s: channel %u: the pulse does not render to "
                           "%zu values",
-                          s->t_path, cfg.ch[i].id, L);
-        s->t_id[i] = cfg.ch[i].id;
+                          path, cfg.ch[i].id, L);
+        if (!rc) s->t[s->nt++] = (struct nn_sev){cfg.ch[i].id, (uint32_t)N, file};
     }
     free(raw);
-    s->nt = cfg.n_channels, s->t_samples = (uint32_t)N;
     return rc;
 }
 
@@ -151,7 +168,13 @@ static int nn_create(const cc_ynode *conf, const cc_plugin_env *env, void **inst
     const cc_ynode *sn = cc_y_get(conf, "standard_events");
     int want = 0;
     for (size_t i = 0; i < s->n; i++) want |= wants_sev(s->m[i]);
-    if (want != (sn != NULL) || (sn && load_sev(s, sn, dir, e))) {
+    int bad = want != (sn != NULL);
+    if (!bad && sn && sn->type == CC_Y_SEQ) {
+        if (!sn->n) bad = cc_y_err(e, sn, "standard_events: the list is empty");
+        for (size_t i = 0; i < sn->n && !bad; i++) bad = load_sev(s, sn->kids[i], dir, e);
+    } else if (!bad && sn)
+        bad = load_sev(s, sn, dir, e);
+    if (bad) {
         if (want != (sn != NULL))
             cc_y_err(e, sn ? sn : conf,
                      want ? "nn config: %s takes each channel's standard event as a second input; "
@@ -210,16 +233,17 @@ static int nn_classify(void *inst, void *ws, const cc_batch *b, float *scores, c
     if (s->tpl) /* each record followed by its channel's standard event */
         for (size_t i = 0; i < b->n; i++) {
             size_t t = 0;
-            while (t < s->nt && s->t_id[t] != b->meta[i].channel) t++;
+            while (t < s->nt && s->t[t].id != b->meta[i].channel) t++;
             if (t == s->nt)
-                return cc_err_set(e, "nn %s: no standard event for channel %u in %s",
-                                  cc_nn_name(s->m[0]), b->meta[i].channel, s->t_path);
-            if (b->meta[i].n_samples != s->t_samples)
+                return cc_err_set(e, "nn %s: no standard event for channel %u in %s%s",
+                                  cc_nn_name(s->m[0]), b->meta[i].channel, s->t_path[0],
+                                  s->n_path > 1 ? " and the other standard_events" : "");
+            if (b->meta[i].n_samples != s->t[t].samples)
                 return cc_err_set(e,
                                   "nn %s: channel %u: records of %u samples, the standard events "
                                   "of %s are for %u",
                                   cc_nn_name(s->m[0]), b->meta[i].channel, b->meta[i].n_samples,
-                                  s->t_path, s->t_samples);
+                                  s->t_path[s->t[t].file], s->t[t].samples);
             memcpy(w->x2 + 2 * i * L, b->x + i * L, L * sizeof *w->x2);
             memcpy(w->x2 + (2 * i + 1) * L, s->tpl + t * L, L * sizeof *w->x2);
         }
