@@ -638,7 +638,8 @@ START_TEST(train_standard_events)
     snprintf(cfg, sizeof cfg, "%s/sev.yaml", dir);
     snprintf(text, sizeof text,
              "train:\n  model: %s\n  output: sev.out.yaml\n  name: t-sev\n"
-             "  data: {train: [a.h5, b.h5], validation: [v.h5]}\n  optimizer: {lr: 3.0e-3}\n",
+             "  data: {train: [a.h5, b.h5], validation: [v.h5]}\n  optimizer: {lr: 3.0e-3}\n"
+             "  augment: {template_stretch: [0.9, 1.1]}\n",
              card);
     cct_write_file(cfg, text, strlen(text));
     cc_train_result r;
@@ -649,6 +650,41 @@ START_TEST(train_standard_events)
     ck_assert_msg(m != NULL, "%s", e.msg);
     ck_assert_uint_eq(cc_nn_input_channels(m), 2);
     cc_nn_free(&m);
+}
+END_TEST
+
+/* The template augmentation: factor 1 leaves the standard event as it is;
+ * factor 2 puts every feature twice as far from the trigger (the peak of a
+ * rendered pulse moves from bin p to about 2p - L/4); the knob is read
+ * from the config and its range checked. */
+START_TEST(template_stretch)
+{
+    enum { L = 512 };
+    static float raw[8192], tpl[L], out[L];
+    const cc_sim_shape sh = {.an = 5, .at = 0.6, .tau_n = 12, .tau_in = 2.5, .tau_t = 45};
+    cc_sim_shape_render(&sh, 25000, 2048, raw, 8192);
+    ck_assert_int_eq(cc_prep_record(raw, 8192, tpl, L), CC_PREP_OK);
+    tr_stretch_template(tpl, L, 1.0, out);
+    for (int j = 0; j < L; j++) ck_assert_float_eq_tol(out[j], tpl[j], 1e-6f);
+    size_t p = 0, q = 0;
+    for (size_t j = 0; j < L; j++) p = tpl[j] > tpl[p] ? j : p;
+    tr_stretch_template(tpl, L, 2.0, out);
+    for (size_t j = 0; j < L; j++) q = out[j] > out[q] ? j : q;
+    ck_assert_msg(p > L / 4 + 2 && (long)q >= (long)(2 * p - L / 4) - 1 && q <= 2 * p - L / 4 + 1,
+                  "peak %zu -> %zu", p, q);
+    ck_assert_float_eq_tol(out[q], 1.0f, 1e-6f);
+    ck_assert_float_eq(out[0], 0.0f);
+    /* the knob */
+    setup_data();
+    cc_train_config c;
+    cc_err e = {{0}};
+    write_config("ts", "  augment: {template_stretch: [0.8, 1.25]}\n");
+    ck_assert_msg(load_cfg("ts", &c, &e) == 0, "%s", e.msg);
+    ck_assert(c.tpl_stretch_lo == 0.8 && c.tpl_stretch_hi == 1.25);
+    cc_train_config_release(&c);
+    write_config("ts2", "  augment: {template_stretch: [0.1, 1.25]}\n");
+    ck_assert_int_eq(load_cfg("ts2", &c, &e), -1);
+    ck_assert_msg(strstr(e.msg, "template_stretch"), "%s", e.msg);
 }
 END_TEST
 
@@ -710,6 +746,7 @@ static Suite *suite(void)
     tcase_add_test(tc, augment_pileup);
     tcase_add_test(tc, train_end_to_end);
     tcase_add_test(tc, train_standard_events);
+    tcase_add_test(tc, template_stretch);
     tcase_add_test(tc, train_batchnorm);
     tcase_add_test(tc, lr_schedule);
     tcase_add_test(tc, weight_average);

@@ -83,7 +83,10 @@ typedef struct cc_train_config {
     double pileup_near;     /* P(onset difference log-uniform, not uniform); paper: 0 */
     uint32_t pileup_dt_min; /* smallest onset difference in input bins; paper: 1 */
     uint32_t shift_max;
-    char source_dir[1024]; /* directory of the config (relative paths) */
+    double tpl_stretch_lo, tpl_stretch_hi; /* template-conditioned cards: the standard event
+                                              stretched in time by a factor log-uniform in
+                                              [lo, hi] around the trigger; default 1, 1 (off) */
+    char source_dir[1024];                 /* directory of the config (relative paths) */
 } cc_train_config;
 
 /* Defaults (the paper's recipe; no model or data). */

@@ -26,6 +26,7 @@ void cc_train_config_default(cc_train_config *c)
     c->pileup_ratio_lo = c->pileup_ratio_hi = 1.0;
     c->pileup_dt_min = 1;
     c->shift_max = 26;
+    c->tpl_stretch_lo = c->tpl_stretch_hi = 1.0;
     strcpy(c->source_dir, ".");
 }
 
@@ -92,8 +93,9 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
     static const char *const okeys[] = {"lr",       "beta1",  "beta2", "eps",
                                         "schedule", "lr_min", "ema",   NULL};
     static const char *const lkeys[] = {"balance", NULL};
-    static const char *const akeys[] = {"pileup_p", "pileup_ratio", "pileup_near", "pileup_dt_min",
-                                        "noise_p",  "noise_sigma",  "shift_max",   NULL};
+    static const char *const akeys[] = {"pileup_p",      "pileup_ratio",     "pileup_near",
+                                        "pileup_dt_min", "noise_p",          "noise_sigma",
+                                        "shift_max",     "template_stretch", NULL};
     const char *s = NULL;
     int64_t i64;
     if (cc_y_expect(t, CC_Y_MAP, "train", e) || cc_y_check_keys(t, keys, e) ||
@@ -180,7 +182,8 @@ static int parse(cc_train_config *c, const cc_ynode *t, const char *data_dir, cc
         if (cc_y_range(a, "noise_sigma", 0, 10, &c->noise_lo, &c->noise_hi, e) ||
             cc_y_range(a, "pileup_ratio", 0, 1, &c->pileup_ratio_lo, &c->pileup_ratio_hi, e) ||
             cc_y_f64(a, "pileup_near", 0, 0, 1, &c->pileup_near, e) ||
-            u32_key(a, "pileup_dt_min", 1, 100000, &c->pileup_dt_min, e))
+            u32_key(a, "pileup_dt_min", 1, 100000, &c->pileup_dt_min, e) ||
+            cc_y_range(a, "template_stretch", 0.25, 4, &c->tpl_stretch_lo, &c->tpl_stretch_hi, e))
             return -1;
     }
     if (!*c->checkpoint) snprintf(c->checkpoint, sizeof c->checkpoint, "%s.ckpt", c->output);

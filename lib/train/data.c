@@ -158,6 +158,22 @@ void tr_set_free(tr_set *s)
     memset(s, 0, sizeof *s);
 }
 
+void tr_stretch_template(const float *tpl, size_t len, double f, float *out)
+{
+    const double t0 = (double)(len / 4);
+    for (size_t j = 0; j < len; j++) {
+        double u = t0 + ((double)j - t0) / f;
+        if (u <= 0) {
+            out[j] = tpl[0];
+            continue;
+        }
+        size_t i = (size_t)u;
+        double w = u - (double)i;
+        out[j] = i + 1 < len ? (float)((1 - w) * tpl[i] + w * tpl[i + 1]) : tpl[len - 1];
+    }
+    cc_prep_minmax(out, len);
+}
+
 int tr_pileup_class(uint8_t cls)
 {
     return cls == CC_SIM_EVENT || cls == CC_SIM_TESTPULSE;

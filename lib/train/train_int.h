@@ -46,6 +46,11 @@ tr_rng tr_stream(uint64_t seed, uint64_t a, uint64_t b);
 void tr_augment(const cc_train_config *c, tr_rng *r, const float *x, uint8_t label, uint8_t cls,
                 size_t len, float *out, uint8_t *out_label);
 
+/* The standard event tpl[len] stretched in time by factor f around the
+ * trigger bin len/4 (linear interpolation, ends held), min-max scaled, into
+ * out[len]: a template f times slower (f > 1) or faster. */
+void tr_stretch_template(const float *tpl, size_t len, double f, float *out);
+
 /* 1 if the pile-up augmentation applies to records of this class (event and
  * test pulses: a record with one pulse). */
 int tr_pileup_class(uint8_t cls);

@@ -331,8 +331,16 @@ static int train_loop(run *r, const char *command, cc_train_progress_fn progress
                 const float *src = f->x + g * r->X;
                 float *dst = xb + j * r->X;
                 tr_augment(c, &rng, src, f->label[g], f->cls[g], r->L, dst, lb + j);
-                /* the standard event goes in as it is: it is the detector's, not the record's */
-                if (r->X > r->L) memcpy(dst + r->L, src + r->L, (r->X - r->L) * sizeof *dst);
+                /* the standard event is the detector's, not the record's: no record
+                 * augmentation; optionally stretched in time, from a stream of its own so
+                 * the record augmentations stay those of a run without it */
+                if (r->X > r->L && c->tpl_stretch_hi > c->tpl_stretch_lo) {
+                    tr_rng sr = tr_stream(c->seed ^ UINT64_C(0x7465), ep, 1 + perm[bs[k] + j]);
+                    const double lf = log(c->tpl_stretch_lo) +
+                                      tr_uniform(&sr) * log(c->tpl_stretch_hi / c->tpl_stretch_lo);
+                    tr_stretch_template(src + r->L, r->L, exp(lf), dst + r->L);
+                } else if (r->X > r->L)
+                    memcpy(dst + r->L, src + r->L, (r->X - r->L) * sizeof *dst);
             }
             to.step = r->step + 1;
             cc_nn_tws_set_opts(tw, &to);
