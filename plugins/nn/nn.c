@@ -79,15 +79,24 @@ static void nn_destroy(void *inst)
     free(s);
 }
 
+/* The file named by scalar node c of config key `key`, relative to dir
+ * unless absolute, into path[PATH_MAX]; `what` says what c should be. */
+static int file_path(const cc_ynode *c, const char *dir, const char *key, const char *what,
+                     char *path, cc_err *e)
+{
+    if (!c || c->type != CC_Y_SCALAR || !*c->str)
+        return cc_y_err(e, c, "%s: expected %s", key, what);
+    int k = c->str[0] == '/' ? snprintf(path, PATH_MAX, "%s", c->str)
+                             : snprintf(path, PATH_MAX, "%s/%s", dir, c->str);
+    if (k < 0 || k >= PATH_MAX) return cc_y_err(e, c, "%s: path too long", key);
+    return 0;
+}
+
 /* Loads the card named by scalar node c (relative to dir) as member s->n. */
 static int load_member(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
 {
-    if (!c || c->type != CC_Y_SCALAR || !*c->str)
-        return cc_y_err(e, c, "model: expected a card path or a list of card paths");
     char path[PATH_MAX];
-    int k = c->str[0] == '/' ? snprintf(path, sizeof path, "%s", c->str)
-                             : snprintf(path, sizeof path, "%s/%s", dir, c->str);
-    if (k < 0 || (size_t)k >= sizeof path) return cc_y_err(e, c, "model: path too long");
+    if (file_path(c, dir, "model", "a card path or a list of card paths", path, e)) return -1;
     cc_nn_model *m = cc_nn_load(path, e);
     if (!m) return -1;
     if (s->n && cc_nn_input_len(m) != cc_nn_input_len(s->m[0])) {
@@ -104,12 +113,9 @@ static int load_member(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e
  * appends them to s's table. */
 static int load_sev(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
 {
-    if (!c || c->type != CC_Y_SCALAR || !*c->str)
-        return cc_y_err(e, c, "standard_events: expected a detector preset path or a list of them");
     char path[PATH_MAX];
-    int k = c->str[0] == '/' ? snprintf(path, sizeof path, "%s", c->str)
-                             : snprintf(path, sizeof path, "%s/%s", dir, c->str);
-    if (k < 0 || (size_t)k >= sizeof path) return cc_y_err(e, c, "standard_events: path too long");
+    if (file_path(c, dir, "standard_events", "a detector preset path or a list of them", path, e))
+        return -1;
     cc_sim_config cfg;
     if (cc_sim_config_load(path, &cfg, e)) return -1;
     const size_t L = cc_nn_input_len(s->m[0]), N = cfg.n_samples, nt = s->nt + cfg.n_channels;
