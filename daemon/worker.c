@@ -150,6 +150,8 @@ static void classify_group(worker *w, ccd_item **items, size_t n, size_t ci)
     if (r)
         log_limited(62, LOG_ERR, "classifier '%s' failed on a batch of %zu: %s", cl->name, k,
                     e.msg);
+    else if (e.msg[0]) /* some records scored NaN, with the plugin's reason */
+        log_limited(58, LOG_WARNING, "classifier '%s': %s", cl->name, e.msg);
     for (size_t j = 0; j < k; j++) {
         ccd_item *it = items[w->sel[j]];
         float s = w->scores[j];

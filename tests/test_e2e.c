@@ -392,6 +392,65 @@ START_TEST(reload_with_corrupt_model_keeps_running_model)
 }
 END_TEST
 
+/* A template-conditioned card in the daemon, its standard events from a
+ * preset beside the configuration that describes channel 0 only: channel 0
+ * is decided by the model, every channel-1 record is answered
+ * classifier_error on its own (never silently), the log names the channel,
+ * and the identity of the counters holds. */
+START_TEST(template_model_without_a_standard_event_for_a_channel)
+{
+    cct_daemon v;
+    cct_daemon_init(&v);
+    char src[512], card[512], det[512], body[2048];
+    CCT_SRC("tests/golden/nn/cnn-sev.yaml", src);
+    snprintf(card, sizeof card, "%s/cnn-sev.yaml", v.dir);
+    copy_file(src, card, -1);
+    snprintf(det, sizeof det, "%s/module.yaml", v.dir);
+    const char *preset = "sim:\n  samples: 16384\n  channels:\n"
+                         "    - {name: phonon, id: 0, kind: phonon}\n";
+    cct_write_file(det, preset, strlen(preset));
+    snprintf(body, sizeof body,
+             "classifiers:\n"
+             "  sev: {plugin: nn, config: {model: cnn-sev.yaml, standard_events: module.yaml}}\n"
+             "channels:\n"
+             "  default: {classifier: sev}\n"
+             "monitor: {interval_s: 0.2}\n");
+    cct_daemon_conf(&v, body);
+    cct_daemon_up(&v, NULL);
+    wait_subscribed(&v);
+    char log[512];
+    snprintf(log, sizeof log, "%s/replay.log", v.dir);
+    const char *args[] = {"--simulate", "--push", "--connect", "--endpoint", v.ep_in, "-n",
+                          "200",        "--fast", "--seed",    "5",          "-q",    NULL};
+    ck_assert_int_eq(replay(args, log), 0);
+    int n0 = 0, n1 = 0;
+    cc_decision d;
+    while (n0 + n1 < 200 && cct_recv_decision(v.dec, &d, 10000)) { /* 100 events x 2 */
+        if (d.channel == 0) {
+            ck_assert_str_eq(d.model, "cnn-sev");
+            ck_assert(d.verdict == CC_V_ACCEPT || d.verdict == CC_V_REJECT);
+            n0++;
+        } else {
+            ck_assert_uint_eq(d.channel, 1);
+            ck_assert_int_eq(d.verdict, CC_V_INVALID);
+            ck_assert_int_eq(d.reason, CC_R_CLASSIFIER_ERROR);
+            n1++;
+        }
+    }
+    char json[4096];
+    cct_monitor_settled(&v, 200, json, sizeof json);
+    ck_assert_msg(n0 == 100 && n1 == 100, "channel 0: %d decisions, channel 1: %d; %s", n0, n1,
+                  json);
+    cct_check_identity(json);
+    ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
+    char *text = cct_slurp(v.log, NULL);
+    ck_assert_msg(strstr(text, "no standard event for channel 1 in") && strstr(text, "module.yaml"),
+                  "the log does not name the channel: %s", text);
+    free(text);
+    cct_daemon_down(&v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -401,6 +460,7 @@ static Suite *suite(void)
     tcase_add_test(t, metrics_endpoint_with_promtool);
     tcase_add_test(t, rate_jump_raises_alert);
     tcase_add_test(t, reload_with_corrupt_model_keeps_running_model);
+    tcase_add_test(t, template_model_without_a_standard_event_for_a_channel);
     suite_add_tcase(s, t);
     return s;
 }

@@ -82,7 +82,10 @@ typedef struct cc_classifier_ops {
     void *(*ws_new)(void *inst, size_t max_batch);
 
     /* Writes scores[i] = P(clean) for each record of b. Returns 0, or -1 with e
-     * (the whole batch is then answered "classifier_error"). */
+     * (the whole batch is then answered "classifier_error"). A record the
+     * plugin cannot score while the others are fine gets NaN (answered
+     * "classifier_error" alone); the plugin then leaves a note in e, which the
+     * core logs (rate-limited) although classify() returned 0. */
     int (*classify)(void *inst, void *ws, const cc_batch *b, float *scores, cc_err *e);
 
     void (*ws_free)(void *inst, void *ws);

@@ -76,10 +76,13 @@ int cc_clean_classify(cc_clean_ws *w, const float *const *raw, const cc_record_m
     }
     if (!k) return 0;
     cc_batch b = {.n = k, .meta = w->meta, .raw = w->raw, .x = L ? w->x : NULL, .input_len = L};
+    e->msg[0] = '\0'; /* a note the plugin leaves for records it scored NaN */
     if (cl->ops->classify(cl->inst, w->ws, &b, w->bscores, e))
         return cc_err_prefix(e, "classifier '%s' on a batch of %zu", cl->name, k);
     for (size_t j = 0; j < k; j++) {
         float s = w->bscores[j];
+        if (!(s >= 0.0f && s <= 1.0f) && e->msg[0])
+            return cc_err_prefix(e, "classifier '%s': record %zu not scored", cl->name, w->sel[j]);
         if (!(s >= 0.0f && s <= 1.0f))
             return cc_err_set(e, "classifier '%s': score %g outside [0, 1]", cl->name, (double)s);
         scores[w->sel[j]] = s;

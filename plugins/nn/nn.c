@@ -24,10 +24,12 @@
  * a recorded run; conf/train/sim-det-*.yaml): for each of its channels (by
  * wire id) create() renders the pulse shape with peak 1 at the trigger over
  * the preset's record length and preprocesses it like a record. A record of
- * a channel the preset does not have, or of another length, fails its batch
- * with a message naming both (the daemon counts it as classifier_error).
+ * a channel the preset does not have, or of another length, is scored NaN
+ * (the core answers that record classifier_error, the rest of the batch is
+ * scored) with a note in e naming the channel and the preset.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +60,9 @@ typedef struct nn_inst {
 
 typedef struct nn_ws {
     cc_nn_ws *w[NN_MAX_MEMBERS];
-    float *tmp; /* one member's scores [max_batch] (ensembles only) */
-    float *x2;  /* [max_batch][2][L]: records with their standard events */
+    float *tmp;  /* one member's scores [max_batch] (ensembles only) */
+    float *x2;   /* [max_batch][2][L]: records with their standard events */
+    size_t *bad; /* [max_batch]: records without a standard event */
 } nn_ws;
 
 static int wants_sev(const cc_nn_model *m)
@@ -212,6 +215,7 @@ static void nn_ws_free(void *inst, void *ws)
     for (size_t i = 0; i < NN_MAX_MEMBERS; i++) cc_nn_ws_free(&w->w[i]);
     free(w->tmp);
     free(w->x2);
+    free(w->bad);
     free(w);
 }
 
@@ -222,7 +226,8 @@ static void *nn_ws_new(void *inst, size_t max_batch)
     if (!w) return NULL;
     const size_t mb = max_batch ? max_batch : 1, L = cc_nn_input_len(s->m[0]);
     int ok = s->n == 1 || (w->tmp = malloc(mb * sizeof *w->tmp));
-    if (ok && s->tpl) ok = (w->x2 = malloc(mb * 2 * L * sizeof *w->x2)) != NULL;
+    if (ok && s->tpl)
+        ok = (w->x2 = malloc(mb * 2 * L * sizeof *w->x2)) && (w->bad = malloc(mb * sizeof *w->bad));
     for (size_t i = 0; ok && i < s->n; i++) ok = (w->w[i] = cc_nn_ws_new(s->m[i], max_batch)) != 0;
     if (!ok) nn_ws_free(inst, w), w = NULL;
     return w;
@@ -236,32 +241,40 @@ static int nn_classify(void *inst, void *ws, const cc_batch *b, float *scores, c
     if (!b->x || b->input_len != L)
         return cc_err_set(e, "nn %s: batch input length %zu, the model needs %zu",
                           cc_nn_name(s->m[0]), b->x ? b->input_len : 0, L);
-    if (s->tpl) /* each record followed by its channel's standard event */
+    /* each record followed by its channel's standard event; a record without
+     * one is scored NaN (the core answers it classifier_error) and noted in e */
+    size_t n_bad = 0, *bad = w->bad;
+    if (s->tpl)
         for (size_t i = 0; i < b->n; i++) {
             size_t t = 0;
             while (t < s->nt && s->t[t].id != b->meta[i].channel) t++;
-            if (t == s->nt)
-                return cc_err_set(e, "nn %s: no standard event for channel %u in %s%s",
-                                  cc_nn_name(s->m[0]), b->meta[i].channel, s->t_path[0],
-                                  s->n_path > 1 ? " and the other standard_events" : "");
-            if (b->meta[i].n_samples != s->t[t].samples)
-                return cc_err_set(e,
-                                  "nn %s: channel %u: records of %u samples, the standard events "
-                                  "of %s are for %u",
-                                  cc_nn_name(s->m[0]), b->meta[i].channel, b->meta[i].n_samples,
-                                  s->t_path[s->t[t].file], s->t[t].samples);
+            if (t == s->nt || b->meta[i].n_samples != s->t[t].samples) {
+                if (!n_bad && t == s->nt)
+                    cc_err_set(e, "nn %s: no standard event for channel %u in %s%s",
+                               cc_nn_name(s->m[0]), b->meta[i].channel, s->t_path[0],
+                               s->n_path > 1 ? " and the other standard_events" : "");
+                else if (!n_bad)
+                    cc_err_set(e,
+                               "nn %s: channel %u: records of %u samples, the standard events of "
+                               "%s are for %u",
+                               cc_nn_name(s->m[0]), b->meta[i].channel, b->meta[i].n_samples,
+                               s->t_path[s->t[t].file], s->t[t].samples);
+                bad[n_bad++] = i;
+                t = 0; /* any template: the score is replaced below */
+            }
             memcpy(w->x2 + 2 * i * L, b->x + i * L, L * sizeof *w->x2);
             memcpy(w->x2 + (2 * i + 1) * L, s->tpl + t * L, L * sizeof *w->x2);
         }
     const float *x0 = wants_sev(s->m[0]) ? w->x2 : b->x;
     if (cc_nn_score(s->m[0], w->w[0], x0, b->n, scores, e)) return -1;
-    if (s->n == 1) return 0;
     for (size_t k = 1; k < s->n; k++) {
         const float *xk = wants_sev(s->m[k]) ? w->x2 : b->x;
         if (cc_nn_score(s->m[k], w->w[k], xk, b->n, w->tmp, e)) return -1;
         for (size_t i = 0; i < b->n; i++) scores[i] += w->tmp[i];
     }
-    for (size_t i = 0; i < b->n; i++) scores[i] /= (float)s->n;
+    if (s->n > 1)
+        for (size_t i = 0; i < b->n; i++) scores[i] /= (float)s->n;
+    for (size_t i = 0; i < n_bad; i++) scores[bad[i]] = NAN;
     return 0;
 }
 
