@@ -69,7 +69,7 @@ typedef enum cc_reason {
     CC_R_TOO_SHORT = 7,         /* shorter than the classifier's input length */
     CC_R_NO_SAMPLES = 8,        /* header frame but no samples frame */
     CC_R_BAD_FIELD = 9,         /* sample rate, scale or trigger index out of range */
-    CC_R_CLASSIFIER_ERROR = 10, /* the classifier failed on this batch */
+    CC_R_CLASSIFIER_ERROR = 10, /* the classifier failed on this batch or on this record */
     CC_R_NDECIDABLE = 11,
     CC_R_FRAME_COUNT = 11, /* not 3 frames (and identity unreadable) */
     CC_R_TRUNCATED = 12,   /* header frame shorter than CC_REC_HDR_LEN */
