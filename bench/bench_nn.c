@@ -1,9 +1,9 @@
 /* bench_nn.c - records/s of the nn engine beside PyTorch CPU, same run.
  *
  *   cd <source root> && OPENBLAS_NUM_THREADS=1 <build>/bench/bench_nn [--seconds S]
- *        [--no-torch] [--models cnn,tscn,lstm,tst,cait]
+ *        [--no-torch] [--models cnn,cnn-sev,tscn,lstm,tst,cait]
  *
- * For each model (conf/models/{cnn,tscn,lstm,tst}.yaml, the Cait CNN from
+ * For each model (conf/models/{cnn,cnn-sev,tscn,lstm,tst}.yaml, the Cait CNN from
  * tests/golden/nn/cait-cnn.yaml) and batch 1, 32, 256 it times this engine
  * (one thread, one workspace) and, through popen, bench/bench_nn_torch.py
  * (PyTorch 1.13, torch.set_num_threads(1), the same card and weights), and
@@ -47,8 +47,9 @@ static double sgemm_peak(double seconds)
 static double bench_engine(const cc_nn_model *m, size_t B, double seconds)
 {
     cc_nn_ws *w = cc_nn_ws_new(m, B);
-    float *x = malloc(B * 512 * sizeof *x), *p = malloc(B * sizeof *p);
-    for (size_t i = 0; i < B; i++) cc_nn_test_input(5, i % 16, x + i * 512, 512);
+    const size_t L = cc_nn_input_channels(m) * cc_nn_input_len(m); /* values per record */
+    float *x = malloc(B * L * sizeof *x), *p = malloc(B * sizeof *p);
+    for (size_t i = 0; i < B; i++) cc_nn_test_input(5, i % 16, x + i * L, L);
     cc_err e;
     cc_nn_score(m, w, x, B, p, &e); /* warm-up */
     /* best (minimum) CPU time per call over groups of k calls lasting >= 5 ms,

@@ -44,7 +44,8 @@ def main():
     card = yaml.safe_load(open(card_path))
     layers = [{k: v for k, v in l.items() if k != "shape" or l["type"] == "reshape"}
               for l in card["layers"]]
-    net = et.CardNet(layers)
+    ch = int(card["input"].get("channels", 1))
+    net = et.CardNet(layers, channels=ch)
     w = card["weights"]
     if isinstance(w, dict):
         et.seed_weights(net, int(w["seed"]))
@@ -52,14 +53,14 @@ def main():
         net.load_state_dict(read_safetensors(os.path.join(os.path.dirname(card_path), w)), strict=False)
     net.eval()
     st = card["selftest"]
-    xs = np.stack([et.test_input(int(st["seed"]), i, 512) for i in range(int(st["count"]))])
+    xs = np.stack([et.test_input(int(st["seed"]), i, 512 * ch) for i in range(int(st["count"]))])
     with torch.inference_mode():
         ys = net(torch.from_numpy(xs)).numpy()
     err = float(np.max(np.abs(ys - np.array(st["outputs"], dtype=np.float64))))
     print("selftest %.3g" % err, flush=True)
     rng = np.random.default_rng(0)
     for B in batches:
-        x = torch.from_numpy(rng.random((B, 512), dtype=np.float32))
+        x = torch.from_numpy(rng.random((B, 512 * ch), dtype=np.float32))
         with torch.inference_mode():
             net(x)  # warm-up
             t1 = time.thread_time()

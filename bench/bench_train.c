@@ -35,7 +35,9 @@ static double bench_engine(cc_nn_model *m, size_t B, double seconds, char *why, 
         snprintf(why, wlen, "%s", e.msg);
         return -1;
     }
-    const size_t L = cc_nn_input_len(m), K = cc_nn_n_outputs(m), nb = cc_nn_buf_len(m);
+    /* values per record: input channels x length */
+    const size_t L = cc_nn_input_channels(m) * cc_nn_input_len(m), K = cc_nn_n_outputs(m),
+                 nb = cc_nn_buf_len(m);
     float *x = malloc(B * L * sizeof *x), *dout = malloc(B * K * sizeof *dout);
     float *g = calloc(nb, sizeof *g), *am = calloc(nb, sizeof *am), *av = calloc(nb, sizeof *av);
     uint8_t *lab = malloc(B);

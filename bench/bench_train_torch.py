@@ -28,12 +28,13 @@ def main():
     card = yaml.safe_load(open(card_path))
     layers = [{k: v for k, v in l.items() if k != "shape" or l["type"] == "reshape"}
               for l in card["layers"]]
-    net = et.CardNet(layers)
+    ch = int(card["input"].get("channels", 1))
+    net = et.CardNet(layers, channels=ch)
     w = card["weights"]
     et.seed_weights(net, int(w["seed"]) if isinstance(w, dict) else 1)
     net.train()
     omap, idx = card["output"]["map"], card["output"].get("index", 0)
-    x = torch.from_numpy(np.stack([et.test_input(7, i, 512) for i in range(B)]))
+    x = torch.from_numpy(np.stack([et.test_input(7, i, 512 * ch) for i in range(B)]))
     lab = torch.tensor([1 if i % 3 else 0 for i in range(B)])
     wt = torch.where(lab == 1, torch.tensor(0.75), torch.tensor(1.5))
     opt = torch.optim.Adam(net.parameters(), lr=1e-6)
