@@ -37,6 +37,13 @@ static void destroy(ccd_pipeline *p)
     free(p);
 }
 
+/* Plugins' log lines (cc_plugin_env.log) go to the daemon's log. */
+static void plugin_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    log_msg(level, "%s", msg);
+}
+
 ccd_pipeline *ccd_pipeline_new(cc_config *cfg, const char *plugin_dir, cc_err *e)
 {
     ccd_pipeline *p = calloc(1, sizeof *p);
@@ -47,6 +54,7 @@ ccd_pipeline *ccd_pipeline_new(cc_config *cfg, const char *plugin_dir, cc_err *e
     }
     p->cfg = cfg;
     p->reg = cc_registry_new(plugin_dir);
+    if (p->reg) cc_registry_set_log(p->reg, plugin_log, NULL);
     p->cls = calloc(cfg->nclassifiers, sizeof *p->cls);
     if (!p->reg || !p->cls) {
         destroy(p);

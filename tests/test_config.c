@@ -75,7 +75,8 @@ START_TEST(test_shipped_default)
     ck_assert_int_eq(c->out_hwm, 100000);
     ck_assert_str_eq(c->plugin_dir, "");
 
-    /* the default classifier is the shipped CNN (nn plugin, conf/models/cnn-default) */
+    /* the default classifier is the shipped CNN (nn plugin, conf/models/cnn-sev-default,
+     * standard events learnt, cnn-default until then) */
     ck_assert_uint_eq(c->nclassifiers, 2);
     ck_assert_str_eq(c->classifiers[0].name, "cnn");
     ck_assert_str_eq(c->classifiers[0].plugin, "nn");

@@ -582,7 +582,7 @@ START_TEST(test_embedded_default_uses_cnn)
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "<embedded> is valid: 1 inputs, 2 classifiers"), "%s", out);
     rc = run_check("/nonexistent-confdir", out, sizeof out);
-    ck_assert_msg(rc == 1 && strstr(out, "/nonexistent-confdir/models/cnn-default.yaml"),
+    ck_assert_msg(rc == 1 && strstr(out, "/nonexistent-confdir/models/cnn-sev-default.yaml"),
                   "exit %d: %s", rc, out);
 }
 END_TEST

@@ -451,6 +451,56 @@ START_TEST(template_model_without_a_standard_event_for_a_channel)
 }
 END_TEST
 
+/* The default model in the daemon, learning standard events: records of a
+ * replayed module are decided from the first one on (by the bootstrap
+ * while a channel learns), the log says when a channel's standard event is
+ * learnt, and every record ends as a decision of the learning classifier. */
+START_TEST(daemon_learns_standard_events)
+{
+    cct_daemon v;
+    cct_daemon_init(&v);
+    char card[512], boot[512], body[3072];
+    CCT_SRC("conf/models/cnn-sev-default.yaml", card);
+    CCT_SRC("conf/models/cnn-default.yaml", boot);
+    snprintf(body, sizeof body,
+             "classifiers:\n"
+             "  cnn:\n"
+             "    plugin: nn\n"
+             "    config: {model: %s, standard_events: learn, bootstrap: %s,\n"
+             "             learn: {pulses: 40}, threads: 1}\n"
+             "channels:\n"
+             "  default: {classifier: cnn}\n"
+             "monitor: {interval_s: 0.2}\n",
+             card, boot);
+    cct_daemon_conf(&v, body);
+    cct_daemon_up(&v, NULL);
+    wait_subscribed(&v);
+    char log[512];
+    snprintf(log, sizeof log, "%s/replay.log", v.dir);
+    const char *args[] = {"--simulate", "--push", "--connect", "--endpoint", v.ep_in, "-n",
+                          "600",        "--fast", "--seed",    "9",          "-q",    NULL};
+    ck_assert_int_eq(replay(args, log), 0);
+    int got = 0;
+    cc_decision d;
+    while (got < 600 && cct_recv_decision(v.dec, &d, 10000)) {
+        ck_assert_str_eq(d.model, "cnn-sev-default/learn");
+        ck_assert(d.verdict == CC_V_ACCEPT || d.verdict == CC_V_REJECT);
+        got++;
+    }
+    ck_assert_int_eq(got, 600);
+    char json[4096];
+    cct_monitor_settled(&v, 600, json, sizeof json);
+    cct_check_identity(json);
+    ck_assert_int_eq(cct_daemon_stop(v.pid, SIGTERM, 20000), 0);
+    char *text = cct_slurp(v.log, NULL);
+    ck_assert_msg(strstr(text, "learning each channel's standard event from the first 40") &&
+                      strstr(text, "channel 0: standard event learnt from 40 pulses"),
+                  "%s", text);
+    free(text);
+    cct_daemon_down(&v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e");
@@ -461,6 +511,7 @@ static Suite *suite(void)
     tcase_add_test(t, rate_jump_raises_alert);
     tcase_add_test(t, reload_with_corrupt_model_keeps_running_model);
     tcase_add_test(t, template_model_without_a_standard_event_for_a_channel);
+    tcase_add_test(t, daemon_learns_standard_events);
     suite_add_tcase(s, t);
     return s;
 }

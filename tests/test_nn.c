@@ -354,6 +354,115 @@ START_TEST(plugin_standard_events)
 }
 END_TEST
 
+/* Log lines of a plugin, captured (cc_registry_set_log). */
+static char logbuf[8192];
+static void capture_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx, (void)level;
+    size_t k = strlen(logbuf);
+    snprintf(logbuf + k, sizeof logbuf - k, "%s\n", msg);
+}
+
+/* standard_events: learn - a channel is scored by the bootstrap until its
+ * standard event is learnt from the pulses the bootstrap accepts, then by the
+ * conditioned card (other scores, a log line with the fitted shape); the
+ * configuration is checked. */
+START_TEST(plugin_learns_standard_events)
+{
+    char gdir[512], card[600], boot[600], tdir[256], yml[2048];
+    CCT_SRC("conf/models", gdir);
+    snprintf(card, sizeof card, "%s/cnn-sev-default.yaml", gdir);
+    snprintf(boot, sizeof boot, "%s/cnn-default.yaml", gdir);
+    cct_tmpdir(tdir, sizeof tdir);
+    cc_registry *r = cc_registry_new(cct_env("CC_PLUGIN_DIR"));
+    cc_registry_set_log(r, capture_log, NULL);
+    logbuf[0] = '\0';
+    snprintf(yml, sizeof yml,
+             "model: %s\nstandard_events: learn\nbootstrap: %s\n"
+             "learn: {pulses: 40, min_snr: 20, min_score: 0.9}\n",
+             card, boot);
+    cc_err e;
+    cc_ydoc *doc = cc_ydoc_load_string("conf", yml, strlen(yml), &e);
+    cc_classifier c;
+    ck_assert_msg(cc_classifier_create(r, "cnn", "nn", doc->root, tdir, &c, &e) == 0, "%s", e.msg);
+    cc_ydoc_free(&doc);
+    ck_assert_str_eq(c.info.model, "cnn-sev-default/learn");
+    ck_assert_msg(strstr(logbuf, "learning each channel's standard event from the first 40"), "%s",
+                  logbuf);
+    /* clean event pulses of one detector, channel 3 */
+    cc_sim_config cfg;
+    cc_sim_config_default(&cfg);
+    cfg.n_samples = 8192, cfg.n_channels = 1, cfg.ch[0].id = 3;
+    cc_sim *sim = cc_sim_new(&cfg, 5, &e);
+    ck_assert_ptr_nonnull(sim);
+    enum { B = 16 };
+    static float raw[B][8192], x[B * 512], sb[B], s[B];
+    cc_sim_record rec;
+    ck_assert_int_eq(cc_sim_record_init(&rec, 8192, &e), 0);
+    const float *rawp[B];
+    cc_record_meta meta[B];
+    for (int i = 0; i < B; i++) {
+        rawp[i] = raw[i];
+        meta[i] = (cc_record_meta){
+            .channel = 3, .n_samples = 8192, .trigger_index = 2048, .sample_rate_hz = 25000};
+    }
+    cc_batch b = {.n = B, .meta = meta, .raw = rawp, .x = x, .input_len = 512};
+    void *ws = c.ops->ws_new(c.inst, B);
+    cc_nn_model *bm = cc_nn_load(boot, &e);
+    cc_nn_ws *bw = cc_nn_ws_new(bm, B);
+    int batches = 0, learnt = 0, differ = 0;
+    for (; batches < 100 && !differ; batches++) {
+        for (int i = 0; i < B; i++) {
+            ck_assert_int_eq(cc_sim_make(sim, 0, CC_SIM_EVENT, batches * B + i, &rec, &e), 0);
+            memcpy(raw[i], rec.samples, sizeof raw[i]);
+            ck_assert_int_eq(cc_prep_record(raw[i], 8192, x + i * 512, 512), CC_PREP_OK);
+        }
+        ck_assert_msg(c.ops->classify(c.inst, ws, &b, s, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(cc_nn_score(bm, bw, x, B, sb, &e), 0);
+        int same = 1;
+        for (int i = 0; i < B; i++) same &= s[i] == sb[i];
+        if (!learnt)
+            ck_assert_msg(same, "batch %d: not the bootstrap's scores before learning", batches);
+        learnt |= strstr(logbuf, "channel 3: standard event learnt from 40 pulses") != NULL;
+        differ = learnt && !same;
+    }
+    ck_assert_msg(learnt && differ, "after %d batches: %s", batches, logbuf);
+    ck_assert_msg(strstr(logbuf, "shape {an: ") && strstr(logbuf, "cnn-sev-default scores"), "%s",
+                  logbuf);
+    c.ops->ws_free(c.inst, ws);
+    cc_classifier_destroy(&c);
+    cc_nn_ws_free(&bw);
+    cc_nn_free(&bm);
+    cc_sim_record_release(&rec);
+    cc_sim_free(&sim);
+    /* configuration errors */
+    char bad[6][2048];
+    snprintf(bad[0], sizeof bad[0], "model: %s\nstandard_events: learn\n", card);
+    snprintf(bad[1], sizeof bad[1], "model: %s\nstandard_events: learn\nbootstrap: %s\n", card,
+             card);
+    snprintf(bad[2], sizeof bad[2], "model: [%s, %s]\nstandard_events: learn\nbootstrap: %s\n",
+             card, card, boot);
+    snprintf(bad[3], sizeof bad[3], "model: %s\nbootstrap: %s\n", boot, boot);
+    snprintf(bad[4], sizeof bad[4],
+             "model: %s\nstandard_events: learn\nbootstrap: %s\nlearn: {pulses: 3}\n", card, boot);
+    snprintf(bad[5], sizeof bad[5],
+             "model: %s\nstandard_events: learn\nbootstrap: %s\nlearn: {pulse: 30}\n", card, boot);
+    const char *why[] = {"needs 'bootstrap: CARD.yaml'",
+                         "it must take 1 x 512",
+                         "learn takes one card with 2 input channels",
+                         "go with 'standard_events: learn'",
+                         "pulses",
+                         "pulse"};
+    for (int i = 0; i < 6; i++) {
+        doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
+        ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, tdir, &c, &e), -1);
+        REFUSED(e.msg, why[i]);
+        cc_ydoc_free(&doc);
+    }
+    cc_registry_free(&r);
+}
+END_TEST
+
 /* The shipped cards in conf/models load (self-test included). */
 START_TEST(shipped_cards)
 {
@@ -456,6 +565,7 @@ static Suite *suite(void)
     tcase_add_test(tc, generators);
     tcase_add_test(tc, plugin);
     tcase_add_test(tc, plugin_standard_events);
+    tcase_add_test(tc, plugin_learns_standard_events);
     tcase_add_test(tc, shipped_cards);
     tcase_add_test(tc, import_command);
     tcase_add_test(tc, card_fuzz);

@@ -146,6 +146,11 @@ int cmd_demo(int argc, char **argv)
                         "above; are ports 5555-5559 free?)\n");
         goto out;
     }
+    /* nobody reads the notify socket from here on: remove it, or the daemon's
+     * STATUS= updates would fill its queue (10 datagrams) and block its main
+     * thread after ~10 s */
+    close(fd), fd = -1;
+    unlink(sock);
     printf("cryoclean demo: daemon ready; publishing simulated records at %s/s on "
            "tcp://127.0.0.1:5555\n\n",
            rate);
@@ -162,8 +167,7 @@ int cmd_demo(int argc, char **argv)
 out:
     stop(rpid);
     if (stop(dpid) != 0) rc = 1;
-    close(fd);
-    unlink(sock);
+    if (fd >= 0) close(fd), unlink(sock);
     rmdir(dir);
     return rc;
 }

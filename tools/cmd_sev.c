@@ -25,11 +25,11 @@
 #include <string.h>
 
 #include "cc_h5.h"
+#include "cc_sev.h"
 #include "cc_sim.h"
 #include "cmds.h"
 #include "progress.h"
 
-#define SMOOTH    16  /* moving-average width */
 #define NOISE_SNR 3   /* a clean record below this SNR is a pulse-free baseline */
 #define CHI_KEEP  0.7 /* the standard event keeps the 70 % of pulses closest to the first mean */
 #define MIN_PULSE 20  /* pulses per channel needed */
@@ -114,27 +114,13 @@ static double detrended_std(const float *x, uint32_t n, int deg)
 static void add_record(chacc *a, int pass, const float *x, uint32_t ns, uint32_t trig,
                        double min_snr, double *ma)
 {
-    uint32_t nb = ns / 8;
-    double m = 0, v = 0;
-    for (uint32_t i = 0; i < nb; i++) m += x[i];
-    m /= nb;
-    for (uint32_t i = 0; i < nb; i++) v += (x[i] - m) * (x[i] - m);
-    double sd = sqrt(v / nb);
-    if (!pass) a->rms[a->clean++] = detrended_std(x, nb, 1);
-    /* centred moving average: ma[i] = mean of x[i - 8 .. i + 7] */
-    uint32_t h = SMOOTH / 2, ip = h;
-    double s = 0;
-    for (uint32_t i = 0; i < SMOOTH; i++) s += x[i];
-    for (uint32_t i = h; i + h <= ns; i++) {
-        ma[i] = s / SMOOTH;
-        if (ma[i] > ma[ip]) ip = i;
-        if (i + h < ns) s += (double)x[i + h] - x[i - h];
-    }
-    double ph = ma[ip] - m;
+    cc_sev_pulse p;
+    const int use = cc_sev_find_pulse(x, ns, trig, min_snr, ma, &p);
+    const double m = p.base, sd = p.sd, ph = p.ph;
+    if (!pass) a->rms[a->clean++] = detrended_std(x, ns / 8, 1);
     if (!pass && sd > 0 && ph / sd < NOISE_SNR) a->nrms[a->n_noise++] = detrended_std(x, ns, 3);
-    if (!(sd > 0) || !(ph / sd >= min_snr) || ip <= trig || ip >= ns / 2) return;
-    uint32_t c = ip;
-    while (c > h && ma[c - 1] - m >= 0.5 * ph) c--;
+    if (!use) return;
+    const uint32_t c = p.cross;
     if (a->align < 0) a->align = c;
     long long shift = a->align - (long long)c;
     if (pass == 1) {

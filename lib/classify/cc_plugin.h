@@ -16,7 +16,9 @@
  *   ws_new()    once per worker thread: scratch memory for batches of up to
  *               max_batch records, so classify() never allocates.
  *   classify()  from any worker thread concurrently, each with its own
- *               workspace; the instance itself is read-only after create().
+ *               workspace; the instance is shared, so whatever a plugin
+ *               changes in it after create() it guards itself (the nn
+ *               plugin's learnt standard events: one mutex).
  *   ws_free(), destroy()  when the configuration is replaced or at exit.
  *
  * Scores are P(clean) in [0, 1]; the core compares them with the channel's
@@ -61,10 +63,16 @@ typedef struct cc_batch {
     size_t input_len;
 } cc_batch;
 
-/* Where a plugin reads relative file names from (model cards etc.). */
+/* Where a plugin reads relative file names from (model cards etc.), and
+ * where it reports what the operator should know. */
 typedef struct cc_plugin_env {
     const char *config_dir; /* directory of the configuration file */
     const char *name;       /* the classifier's configured name, for messages */
+    /* Logs one line at a syslog level (LOG_INFO, LOG_WARNING, ...) through the
+     * host (the daemon's log, a tool's stderr); thread-safe, may be called from
+     * classify(). Valid for the instance's lifetime; copy it in create(). */
+    void (*log)(void *ctx, int level, const char *msg);
+    void *log_ctx;
 } cc_plugin_env;
 
 typedef struct cc_classifier_ops {

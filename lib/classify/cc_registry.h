@@ -23,6 +23,11 @@ typedef struct cc_classifier {
 /* Creates a registry reading plugins from dir (copied). NULL on allocation failure. */
 cc_registry *cc_registry_new(const char *dir);
 
+/* Where plugins' log lines go (cc_plugin_env.log): fn(ctx, level, msg) must
+ * be thread-safe. By default they go to stderr as "<name>: <msg>". */
+void cc_registry_set_log(cc_registry *r, void (*fn)(void *ctx, int level, const char *msg),
+                         void *ctx);
+
 /* Frees the registry and unloads its plugins; all classifiers made from it
  * must have been destroyed first. Sets *r to NULL. */
 void cc_registry_free(cc_registry **r);

@@ -17,7 +17,25 @@ typedef struct loaded {
 struct cc_registry {
     char *dir;
     loaded *head;
+    void (*log)(void *ctx, int level, const char *msg);
+    void *log_ctx;
 };
+
+/* the default plugin log: one line on stderr (a single fputs: whole lines
+ * from concurrent threads) */
+static void log_stderr(void *ctx, int level, const char *msg)
+{
+    (void)ctx, (void)level;
+    char line[1024];
+    snprintf(line, sizeof line, "%s\n", msg);
+    fputs(line, stderr);
+}
+
+void cc_registry_set_log(cc_registry *r, void (*fn)(void *ctx, int level, const char *msg),
+                         void *ctx)
+{
+    r->log = fn ? fn : log_stderr, r->log_ctx = fn ? ctx : NULL;
+}
 
 cc_registry *cc_registry_new(const char *dir)
 {
@@ -26,6 +44,7 @@ cc_registry *cc_registry_new(const char *dir)
         free(r);
         return NULL;
     }
+    r->log = log_stderr;
     return r;
 }
 
@@ -109,7 +128,10 @@ int cc_classifier_create(cc_registry *r, const char *name, const char *plugin, c
     memset(out, 0, sizeof *out);
     const cc_classifier_ops *ops = cc_registry_get(r, plugin, e);
     if (!ops) return cc_err_prefix(e, "classifier '%s'", name);
-    cc_plugin_env env = {.config_dir = config_dir ? config_dir : ".", .name = name};
+    cc_plugin_env env = {.config_dir = config_dir ? config_dir : ".",
+                         .name = name,
+                         .log = r->log,
+                         .log_ctx = r->log_ctx};
     cc_classifier_info info = {.default_cutoff = 0.5f};
     void *inst = NULL;
     if (ops->create(conf, &env, &inst, &info, e)) return cc_err_prefix(e, "%s", plugin);

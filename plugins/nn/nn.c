@@ -8,8 +8,11 @@
  *                                   # leave OPENBLAS_NUM_THREADS alone)
  *     standard_events: det.yaml     # required by template-conditioned cards (input
  *                                   # channels: 2): each channel's standard event;
- *                                   # or a list, one preset per module
-
+ *                                   # or a list, one preset per module;
+ *                                   # or `learn`: learnt per channel (nn_learn.h)
+ *     bootstrap: cnn-default.yaml   # with learn: scores a channel until it has one
+ *     learn: {pulses: 200, min_snr: 20, min_score: 0.9}   # optional, with learn
+ *
  * create() loads every card and its weights and runs its self-test (a model
  * that fails is refused with the reason); the members of an ensemble must
  * take the same input length, and the first member's cutoff is the
@@ -38,6 +41,7 @@
 #include "cc_plugin.h"
 #include "cc_preproc.h"
 #include "cc_sim.h"
+#include "nn_learn.h"
 
 void openblas_set_num_threads(int num_threads);
 
@@ -56,6 +60,7 @@ typedef struct nn_inst {
     float *tpl;    /* [nt][L] preprocessed */
     char **t_path; /* the presets, for messages */
     size_t n_path;
+    nn_learn *learn; /* standard_events: learn (then n == 1) */
 } nn_inst;
 
 typedef struct nn_ws {
@@ -63,6 +68,11 @@ typedef struct nn_ws {
     float *tmp;  /* one member's scores [max_batch] (ensembles only) */
     float *x2;   /* [max_batch][2][L]: records with their standard events */
     size_t *bad; /* [max_batch]: records without a standard event */
+    /* learn mode: records of learnt channels (x2, im, sm) and of the others,
+     * for the bootstrap (xb, ib, sb, wb) */
+    float *xb, *sb, *sm;
+    size_t *ib, *im;
+    cc_nn_ws *wb;
 } nn_ws;
 
 static int wants_sev(const cc_nn_model *m)
@@ -79,6 +89,7 @@ static void nn_destroy(void *inst)
     free(s->t);
     for (size_t i = 0; i < s->n_path; i++) free(s->t_path[i]);
     free(s->t_path);
+    nn_learn_free(&s->learn);
     free(s);
 }
 
@@ -151,10 +162,56 @@ static int load_sev(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
     return rc;
 }
 
+/* standard_events: learn - one template-conditioned card, a bootstrap card
+ * of one input channel and the same length, the learner's settings. */
+static int setup_learn(nn_inst *s, const cc_ynode *conf, const char *dir, const cc_plugin_env *env,
+                       cc_err *e)
+{
+    static const char *const lkeys[] = {"pulses", "min_snr", "min_score", NULL};
+    const cc_ynode *bn = cc_y_get(conf, "bootstrap"), *ln = cc_y_get(conf, "learn");
+    int64_t pulses = 200;
+    double min_snr = 20, min_score = 0.9;
+    if (s->n != 1 || !wants_sev(s->m[0]))
+        return cc_y_err(e, cc_y_get(conf, "standard_events"),
+                        "standard_events: learn takes one card with 2 input channels");
+    if (!bn)
+        return cc_y_err(e, conf,
+                        "nn config: standard_events: learn needs 'bootstrap: CARD.yaml', the "
+                        "model that scores a channel until its standard event is learnt");
+    if (ln && (cc_y_expect(ln, CC_Y_MAP, "learn", e) || cc_y_check_keys(ln, lkeys, e) ||
+               cc_y_i64(ln, "pulses", 0, 10, 100000, &pulses, e) ||
+               cc_y_f64(ln, "min_snr", 0, 1, 1e6, &min_snr, e) ||
+               cc_y_f64(ln, "min_score", 0, 0, 1, &min_score, e)))
+        return -1;
+    char path[PATH_MAX];
+    if (file_path(bn, dir, "bootstrap", "a card path", path, e)) return -1;
+    cc_nn_model *boot = cc_nn_load(path, e);
+    if (!boot) return -1;
+    if (cc_nn_input_channels(boot) != 1 || cc_nn_input_len(boot) != cc_nn_input_len(s->m[0])) {
+        int rc =
+            cc_y_err(e, bn, "bootstrap: %s takes %zu x %zu inputs, it must take 1 x %zu", path,
+                     cc_nn_input_channels(boot), cc_nn_input_len(boot), cc_nn_input_len(s->m[0]));
+        cc_nn_free(&boot);
+        return rc;
+    }
+    cc_sev_learn_opts o = {.pulses = (uint32_t)pulses, .min_snr = min_snr};
+    s->learn =
+        nn_learn_new(boot, cc_nn_input_len(s->m[0]), &o, min_score, env, cc_nn_name(s->m[0]), e);
+    if (!s->learn) return -1;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "classifier '%s': learning each channel's standard event from the first %u pulses "
+             "(SNR >= %g) that %s accepts with P >= %g; it scores the channel until then",
+             env && env->name ? env->name : "nn", o.pulses, min_snr, cc_nn_name(boot), min_score);
+    if (env && env->log) env->log(env->log_ctx, 6 /* LOG_INFO */, msg);
+    return 0;
+}
+
 static int nn_create(const cc_ynode *conf, const cc_plugin_env *env, void **inst,
                      cc_classifier_info *info, cc_err *e)
 {
-    static const char *const keys[] = {"model", "threads", "standard_events", NULL};
+    static const char *const keys[] = {"model",     "threads", "standard_events",
+                                       "bootstrap", "learn",   NULL};
     int64_t threads = 0;
     if (!conf) return cc_err_set(e, "nn: a config block with 'model: CARD.yaml' is required");
     if (cc_y_expect(conf, CC_Y_MAP, "nn config", e) || cc_y_check_keys(conf, keys, e) ||
@@ -177,20 +234,25 @@ static int nn_create(const cc_ynode *conf, const cc_plugin_env *env, void **inst
     const cc_ynode *sn = cc_y_get(conf, "standard_events");
     int want = 0;
     for (size_t i = 0; i < s->n; i++) want |= wants_sev(s->m[i]);
-    int bad = want != (sn != NULL);
-    if (!bad && sn && sn->type == CC_Y_SEQ) {
+    const int learn = sn && sn->type == CC_Y_SCALAR && !strcmp(sn->str, "learn");
+    int bad = 0;
+    if ((cc_y_get(conf, "bootstrap") || cc_y_get(conf, "learn")) && !learn)
+        bad = cc_y_err(e, conf, "nn config: bootstrap and learn go with 'standard_events: learn'");
+    else if (want != (sn != NULL))
+        bad = cc_y_err(e, sn ? sn : conf,
+                       want ? "nn config: %s takes each channel's standard event as a second "
+                              "input; give 'standard_events: DET.yaml' (a detector preset, e.g. "
+                              "from `cryoclean sev`) or 'standard_events: learn'"
+                            : "nn config: standard_events given, but %s does not take them",
+                       cc_nn_name(s->m[0]));
+    else if (learn)
+        bad = setup_learn(s, conf, dir, env, e);
+    else if (sn && sn->type == CC_Y_SEQ) {
         if (!sn->n) bad = cc_y_err(e, sn, "standard_events: the list is empty");
         for (size_t i = 0; i < sn->n && !bad; i++) bad = load_sev(s, sn->kids[i], dir, e);
-    } else if (!bad && sn)
+    } else if (sn)
         bad = load_sev(s, sn, dir, e);
     if (bad) {
-        if (want != (sn != NULL))
-            cc_y_err(e, sn ? sn : conf,
-                     want ? "nn config: %s takes each channel's standard event as a second input; "
-                            "give 'standard_events: DET.yaml' (a detector preset, e.g. from "
-                            "`cryoclean sev`)"
-                          : "nn config: standard_events given, but %s does not take them",
-                     cc_nn_name(s->m[0]));
         nn_destroy(s);
         return -1;
     }
@@ -201,6 +263,7 @@ static int nn_create(const cc_ynode *conf, const cc_plugin_env *env, void **inst
     /* "name" for one model, "name+N" for it and N more members */
     char more[16] = "";
     if (s->n > 1) snprintf(more, sizeof more, "+%zu", s->n - 1);
+    if (s->learn) snprintf(more, sizeof more, "/learn");
     snprintf(info->model, sizeof info->model, "%.*s%s",
              (int)(sizeof info->model - 1 - strlen(more)), cc_nn_name(s->m[0]), more);
     *inst = s;
@@ -216,6 +279,8 @@ static void nn_ws_free(void *inst, void *ws)
     free(w->tmp);
     free(w->x2);
     free(w->bad);
+    free(w->xb), free(w->sb), free(w->sm), free(w->ib), free(w->im);
+    cc_nn_ws_free(&w->wb);
     free(w);
 }
 
@@ -228,9 +293,40 @@ static void *nn_ws_new(void *inst, size_t max_batch)
     int ok = s->n == 1 || (w->tmp = malloc(mb * sizeof *w->tmp));
     if (ok && s->tpl)
         ok = (w->x2 = malloc(mb * 2 * L * sizeof *w->x2)) && (w->bad = malloc(mb * sizeof *w->bad));
+    if (ok && s->learn)
+        ok = (w->x2 = malloc(mb * 2 * L * sizeof *w->x2)) &&
+             (w->xb = malloc(mb * L * sizeof *w->xb)) && (w->sb = malloc(mb * sizeof *w->sb)) &&
+             (w->sm = malloc(mb * sizeof *w->sm)) && (w->ib = malloc(mb * sizeof *w->ib)) &&
+             (w->im = malloc(mb * sizeof *w->im)) &&
+             (w->wb = cc_nn_ws_new(nn_learn_boot(s->learn), max_batch));
     for (size_t i = 0; ok && i < s->n; i++) ok = (w->w[i] = cc_nn_ws_new(s->m[i], max_batch)) != 0;
     if (!ok) nn_ws_free(inst, w), w = NULL;
     return w;
+}
+
+/* Learn mode: learnt channels through the conditioned card, the others
+ * through the bootstrap, whose confident accepts feed the learners. */
+static int classify_learn(const nn_inst *s, nn_ws *w, const cc_batch *b, float *scores, cc_err *e)
+{
+    const size_t L = b->input_len;
+    size_t nm = 0, nb = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        int r = nn_learn_template(s->learn, &b->meta[i], w->x2 + (2 * nm + 1) * L);
+        if (r < 0) return cc_err_set(e, "nn %s: out of memory", cc_nn_name(s->m[0]));
+        if (r) {
+            memcpy(w->x2 + 2 * nm * L, b->x + i * L, L * sizeof *w->x2);
+            w->im[nm++] = i;
+        } else {
+            memcpy(w->xb + nb * L, b->x + i * L, L * sizeof *w->xb);
+            w->ib[nb++] = i;
+        }
+    }
+    if (nm && cc_nn_score(s->m[0], w->w[0], w->x2, nm, w->sm, e)) return -1;
+    if (nb && cc_nn_score(nn_learn_boot(s->learn), w->wb, w->xb, nb, w->sb, e)) return -1;
+    for (size_t j = 0; j < nm; j++) scores[w->im[j]] = w->sm[j];
+    for (size_t j = 0; j < nb; j++) scores[w->ib[j]] = w->sb[j];
+    if (nb) nn_learn_offer(s->learn, b, w->ib, w->sb, nb);
+    return 0;
 }
 
 static int nn_classify(void *inst, void *ws, const cc_batch *b, float *scores, cc_err *e)
@@ -241,6 +337,7 @@ static int nn_classify(void *inst, void *ws, const cc_batch *b, float *scores, c
     if (!b->x || b->input_len != L)
         return cc_err_set(e, "nn %s: batch input length %zu, the model needs %zu",
                           cc_nn_name(s->m[0]), b->x ? b->input_len : 0, L);
+    if (s->learn) return classify_learn(s, w, b, scores, e);
     /* each record followed by its channel's standard event; a record without
      * one is scored NaN (the core answers it classifier_error) and noted in e */
     size_t n_bad = 0, *bad = w->bad;
@@ -284,7 +381,7 @@ const cc_classifier_ops *cryoclean_classifier_v1(void)
         .abi = CC_PLUGIN_ABI,
         .size = sizeof(cc_classifier_ops),
         .name = "nn",
-        .version = "1.2",
+        .version = "1.3",
         .create = nn_create,
         .ws_new = nn_ws_new,
         .classify = nn_classify,

@@ -1,0 +1,175 @@
+/* learn.c - see nn_learn.h. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "cc_preproc.h"
+#include "nn_learn.h"
+
+enum { LEARNING, FITTING, READY, FAILED };
+
+typedef struct chan {
+    uint32_t id, samples, trig;
+    double fs;
+    int state;
+    cc_sev_learner *sl; /* LEARNING / FITTING */
+    float *tpl;         /* READY: [L] */
+} chan;
+
+struct nn_learn {
+    cc_nn_model *boot;
+    size_t L;
+    cc_sev_learn_opts opts;
+    double min_score;
+    void (*log)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+    char name[64], card[24];
+    pthread_mutex_t mu;
+    chan **ch;
+    size_t n, cap;
+};
+
+static void say(const nn_learn *l, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const nn_learn *l, int level, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (l->log) l->log(l->log_ctx, level, msg);
+}
+
+nn_learn *nn_learn_new(cc_nn_model *boot, size_t L, const cc_sev_learn_opts *opts, double min_score,
+                       const cc_plugin_env *env, const char *card, cc_err *e)
+{
+    nn_learn *l = calloc(1, sizeof *l);
+    if (!l) {
+        cc_nn_free(&boot);
+        cc_err_set(e, "out of memory");
+        return NULL;
+    }
+    l->boot = boot, l->L = L, l->opts = *opts, l->min_score = min_score;
+    l->log = env ? env->log : NULL, l->log_ctx = env ? env->log_ctx : NULL;
+    snprintf(l->name, sizeof l->name, "%s", env && env->name ? env->name : "nn");
+    snprintf(l->card, sizeof l->card, "%s", card);
+    pthread_mutex_init(&l->mu, NULL);
+    return l;
+}
+
+void nn_learn_free(nn_learn **lp)
+{
+    if (!lp || !*lp) return;
+    nn_learn *l = *lp;
+    for (size_t i = 0; i < l->n; i++) {
+        cc_sev_learner_free(&l->ch[i]->sl);
+        free(l->ch[i]->tpl);
+        free(l->ch[i]);
+    }
+    free(l->ch);
+    cc_nn_free(&l->boot);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    *lp = NULL;
+}
+
+const cc_nn_model *nn_learn_boot(const nn_learn *l)
+{
+    return l->boot;
+}
+
+/* The channel of id, or NULL; under the lock. */
+static chan *find(const nn_learn *l, uint32_t id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ch[i]->id == id) return l->ch[i];
+    return NULL;
+}
+
+int nn_learn_template(nn_learn *l, const cc_record_meta *m, float *out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&l->mu);
+    chan *c = find(l, m->channel);
+    if (!c) { /* first sight: learn it from records like this one */
+        cc_err e = {""};
+        chan **t = l->n < l->cap ? l->ch : realloc(l->ch, (l->cap ? 2 * l->cap : 16) * sizeof *t);
+        if (t && t != l->ch) l->ch = t, l->cap = l->cap ? 2 * l->cap : 16;
+        const double fs = m->sample_rate_hz > 0 ? m->sample_rate_hz : 25000;
+        if (!t || !(c = calloc(1, sizeof *c))) {
+            rc = -1;
+            goto out;
+        }
+        *c = (chan){.id = m->channel, .samples = m->n_samples, .trig = m->trigger_index, .fs = fs};
+        if (!(c->sl = cc_sev_learner_new(m->n_samples, fs, m->trigger_index, &l->opts, &e))) {
+            c->state = FAILED;
+            say(l, LOG_WARNING, "classifier '%s': channel %u: cannot learn its standard event (%s)",
+                l->name, m->channel, e.msg);
+        }
+        l->ch[l->n++] = c;
+    }
+    if (c->state == READY && m->n_samples == c->samples) {
+        memcpy(out, c->tpl, l->L * sizeof *out);
+        rc = 1;
+    }
+out:
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+/* Fits channel c (state FITTING, so no other thread touches its learner)
+ * and publishes its template, or marks it FAILED. Called without the lock. */
+static void fit(nn_learn *l, chan *c)
+{
+    cc_err e = {""};
+    cc_sim_shape sh;
+    cc_sim_shape_fitres r;
+    float *raw = malloc(c->samples * sizeof *raw), *tpl = malloc(l->L * sizeof *tpl);
+    int ok = raw && tpl && !cc_sev_learner_fit(c->sl, &sh, &r, &e);
+    if (ok) {
+        cc_sim_shape_render(&sh, c->fs, c->trig, raw, c->samples);
+        ok = cc_prep_record(raw, c->samples, tpl, l->L) == CC_PREP_OK;
+        if (!ok) cc_err_set(&e, "the fitted pulse does not render");
+    }
+    free(raw);
+    pthread_mutex_lock(&l->mu);
+    cc_sev_learner_free(&c->sl);
+    if (ok)
+        c->tpl = tpl, c->state = READY;
+    else
+        free(tpl), c->state = FAILED;
+    pthread_mutex_unlock(&l->mu);
+    if (ok)
+        say(l, LOG_INFO,
+            "classifier '%s': channel %u: standard event learnt from %u pulses - shape {an: %.4g, "
+            "at: %.4g, tau_n: %.4g, tau_in: %.4g, tau_t: %.4g}, fit residual %.2g of the peak; "
+            "%s scores the channel from now on",
+            l->name, c->id, l->opts.pulses, sh.an, sh.at, sh.tau_n, sh.tau_in, sh.tau_t, r.rms,
+            l->card);
+    else
+        say(l, LOG_WARNING,
+            "classifier '%s': channel %u: no standard event (%s); the bootstrap model keeps "
+            "scoring it",
+            l->name, c->id, e.msg[0] ? e.msg : "out of memory");
+}
+
+void nn_learn_offer(nn_learn *l, const cc_batch *b, const size_t *idx, const float *score, size_t n)
+{
+    chan *done[64];
+    size_t nd = 0;
+    pthread_mutex_lock(&l->mu);
+    for (size_t j = 0; j < n; j++) {
+        const cc_record_meta *m = &b->meta[idx[j]];
+        chan *c = find(l, m->channel);
+        if (!c || c->state != LEARNING || m->n_samples != c->samples || !(score[j] >= l->min_score))
+            continue;
+        cc_sev_learner_add(c->sl, b->raw[idx[j]]);
+        if (cc_sev_learner_complete(c->sl) && nd < 64) c->state = FITTING, done[nd++] = c;
+    }
+    pthread_mutex_unlock(&l->mu);
+    for (size_t k = 0; k < nd; k++) fit(l, done[k]);
+}
