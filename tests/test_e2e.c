@@ -52,6 +52,20 @@ static void wait_subscribed(cct_daemon *v)
     cct_monitor_latest(v, json, sizeof json);
 }
 
+/* Starts the daemon of v on body and pushes n simulated records (seed) at
+ * it as fast as it takes them; the replay's report goes to v->dir/replay.log. */
+static void up_and_replay(cct_daemon *v, const char *body, const char *n, const char *seed)
+{
+    cct_daemon_conf(v, body);
+    cct_daemon_up(v, NULL);
+    wait_subscribed(v);
+    char log[512];
+    snprintf(log, sizeof log, "%s/replay.log", v->dir);
+    const char *args[] = {"--simulate", "--push", "--connect", "--endpoint", v->ep_in, "-n", n,
+                          "--fast",     "--seed", seed,        "-q",         NULL};
+    ck_assert_int_eq(replay(args, log), 0);
+}
+
 static const char *body_basic = "classifiers:\n"
                                 "  cuts: {plugin: cuts}\n"
                                 "channels:\n"
@@ -155,14 +169,7 @@ START_TEST(metrics_endpoint_with_promtool)
     snprintf(body, sizeof body,
              "%smonitor: {interval_s: 0.2}\nmetrics: {enabled: true, bind: 127.0.0.1, port: %d}\n",
              body_basic, port);
-    cct_daemon_conf(&v, body);
-    cct_daemon_up(&v, NULL);
-    wait_subscribed(&v);
-    char log[512];
-    snprintf(log, sizeof log, "%s/replay.log", v.dir);
-    const char *args[] = {"--simulate", "--push", "--connect", "--endpoint", v.ep_in, "-n",
-                          "400",        "--fast", "--seed",    "3",          "-q",    NULL};
-    ck_assert_int_eq(replay(args, log), 0);
+    up_and_replay(&v, body, "400", "3");
     char json[4096];
     cct_monitor_settled(&v, 400, json, sizeof json);
     static char text[1 << 20];
@@ -415,14 +422,7 @@ START_TEST(template_model_without_a_standard_event_for_a_channel)
              "channels:\n"
              "  default: {classifier: sev}\n"
              "monitor: {interval_s: 0.2}\n");
-    cct_daemon_conf(&v, body);
-    cct_daemon_up(&v, NULL);
-    wait_subscribed(&v);
-    char log[512];
-    snprintf(log, sizeof log, "%s/replay.log", v.dir);
-    const char *args[] = {"--simulate", "--push", "--connect", "--endpoint", v.ep_in, "-n",
-                          "200",        "--fast", "--seed",    "5",          "-q",    NULL};
-    ck_assert_int_eq(replay(args, log), 0);
+    up_and_replay(&v, body, "200", "5");
     int n0 = 0, n1 = 0;
     cc_decision d;
     while (n0 + n1 < 200 && cct_recv_decision(v.dec, &d, 10000)) { /* 100 events x 2 */
@@ -472,14 +472,7 @@ START_TEST(daemon_learns_standard_events)
              "  default: {classifier: cnn}\n"
              "monitor: {interval_s: 0.2}\n",
              card, boot);
-    cct_daemon_conf(&v, body);
-    cct_daemon_up(&v, NULL);
-    wait_subscribed(&v);
-    char log[512];
-    snprintf(log, sizeof log, "%s/replay.log", v.dir);
-    const char *args[] = {"--simulate", "--push", "--connect", "--endpoint", v.ep_in, "-n",
-                          "600",        "--fast", "--seed",    "9",          "-q",    NULL};
-    ck_assert_int_eq(replay(args, log), 0);
+    up_and_replay(&v, body, "600", "9");
     int got = 0;
     cc_decision d;
     while (got < 600 && cct_recv_decision(v.dec, &d, 10000)) {

@@ -53,6 +53,22 @@ static const char *load_variant(const char *from, const char *to, const void *we
 #define REFUSED(msg, needle)                                                                       \
     ck_assert_msg(strstr((msg), (needle)) != NULL, "expected '%s' in '%s'", (needle), (msg))
 
+/* Each of the n nn configurations conf[i] (relative paths against dir) is
+ * refused by create(), with why[i] in the message. */
+static void refused_configs(cc_registry *r, const char *dir, int n, const char *const *conf,
+                            const char *const *why)
+{
+    for (int i = 0; i < n; i++) {
+        cc_err e;
+        cc_classifier c;
+        cc_ydoc *doc = cc_ydoc_load_string("conf", conf[i], strlen(conf[i]), &e);
+        ck_assert_ptr_nonnull(doc);
+        ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, dir, &c, &e), -1);
+        REFUSED(e.msg, why[i]);
+        cc_ydoc_free(&doc);
+    }
+}
+
 START_TEST(card_errors)
 {
     cc_err e;
@@ -230,13 +246,8 @@ START_TEST(plugin)
                          "model: [cait-cnn.yaml, [x]]\n"};
     const char *why[] = {"nope.yaml", "cutof", "nope2.yaml", "1 to 16 members",
                          "expected a card path"};
-    for (int i = 0; i < 5; i++) {
-        doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
-        CCT_SRC("tests/golden/nn", gdir);
-        ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, gdir, &c, &e), -1);
-        REFUSED(e.msg, why[i]);
-        cc_ydoc_free(&doc);
-    }
+    CCT_SRC("tests/golden/nn", gdir);
+    refused_configs(r, gdir, 5, bad, why);
     cc_nn_ws_free(&w);
     cc_nn_free(&m);
     cc_registry_free(&r);
@@ -344,12 +355,8 @@ START_TEST(plugin_standard_events)
     snprintf(bad[4], sizeof bad[4], "model: %s\nstandard_events: []\n", card);
     const char *why[] = {"give 'standard_events", "does not take them", "nope.yaml",
                          "channel 4 is in both", "the list is empty"};
-    for (int i = 0; i < 5; i++) {
-        doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
-        ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, tdir, &c, &e), -1);
-        REFUSED(e.msg, why[i]);
-        cc_ydoc_free(&doc);
-    }
+    const char *const badp[] = {bad[0], bad[1], bad[2], bad[3], bad[4]};
+    refused_configs(r, tdir, 5, badp, why);
     cc_registry_free(&r);
 }
 END_TEST
@@ -453,12 +460,8 @@ START_TEST(plugin_learns_standard_events)
                          "go with 'standard_events: learn'",
                          "pulses",
                          "pulse"};
-    for (int i = 0; i < 6; i++) {
-        doc = cc_ydoc_load_string("conf", bad[i], strlen(bad[i]), &e);
-        ck_assert_int_eq(cc_classifier_create(r, "x", "nn", doc->root, tdir, &c, &e), -1);
-        REFUSED(e.msg, why[i]);
-        cc_ydoc_free(&doc);
-    }
+    const char *const badp[] = {bad[0], bad[1], bad[2], bad[3], bad[4], bad[5]};
+    refused_configs(r, tdir, 6, badp, why);
     cc_registry_free(&r);
 }
 END_TEST
