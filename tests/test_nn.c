@@ -386,7 +386,7 @@ START_TEST(plugin_learns_standard_events)
     logbuf[0] = '\0';
     snprintf(yml, sizeof yml,
              "model: %s\nstandard_events: learn\nbootstrap: %s\n"
-             "learn: {pulses: 40, min_snr: 20, min_score: 0.9}\n",
+             "learn: {pulses: 40, min_snr: 20, min_score: 0.9, save: learnt.yaml}\n",
              card, boot);
     cc_err e;
     cc_ydoc *doc = cc_ydoc_load_string("conf", yml, strlen(yml), &e);
@@ -438,6 +438,32 @@ START_TEST(plugin_learns_standard_events)
                   logbuf);
     c.ops->ws_free(c.inst, ws);
     cc_classifier_destroy(&c);
+    /* kept: the save file is a preset with channel 3, and a new instance (a
+     * reload) starts with it learnt */
+    char saved[600];
+    snprintf(saved, sizeof saved, "%s/learnt.yaml", tdir);
+    cc_sim_config kept;
+    ck_assert_msg(cc_sim_config_load(saved, &kept, &e) == 0, "%s", e.msg);
+    ck_assert(kept.n_channels == 1 && kept.ch[0].id == 3 && kept.n_samples == 8192);
+    logbuf[0] = '\0';
+    doc = cc_ydoc_load_string("conf", yml, strlen(yml), &e);
+    ck_assert_msg(cc_classifier_create(r, "cnn", "nn", doc->root, tdir, &c, &e) == 0, "%s", e.msg);
+    cc_ydoc_free(&doc);
+    ck_assert_msg(strstr(logbuf, "the standard events of 1 channels from"), "%s", logbuf);
+    ws = c.ops->ws_new(c.inst, B);
+    ck_assert_msg(c.ops->classify(c.inst, ws, &b, s, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(cc_nn_score(bm, bw, x, B, sb, &e), 0);
+    int same = 1;
+    for (int i = 0; i < B; i++) same &= s[i] == sb[i];
+    ck_assert_msg(!same, "the reloaded instance scores with the bootstrap");
+    c.ops->ws_free(c.inst, ws);
+    cc_classifier_destroy(&c);
+    /* an unreadable save file stops create(), naming it */
+    cct_write_file(saved, "sim: [", 6);
+    doc = cc_ydoc_load_string("conf", yml, strlen(yml), &e);
+    ck_assert_int_eq(cc_classifier_create(r, "cnn", "nn", doc->root, tdir, &c, &e), -1);
+    REFUSED(e.msg, "learnt.yaml");
+    cc_ydoc_free(&doc);
     cc_nn_ws_free(&bw);
     cc_nn_free(&bm);
     cc_sim_record_release(&rec);

@@ -1,10 +1,13 @@
 /* learn.c - see nn_learn.h. */
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "cc_preproc.h"
 #include "nn_learn.h"
@@ -17,6 +20,7 @@ typedef struct chan {
     int state;
     cc_sev_learner *sl; /* LEARNING / FITTING */
     float *tpl;         /* READY: [L] */
+    cc_sim_shape shape; /* READY: the fitted (or loaded) pulse shape */
 } chan;
 
 struct nn_learn {
@@ -27,6 +31,7 @@ struct nn_learn {
     void (*log)(void *ctx, int level, const char *msg);
     void *log_ctx;
     char name[64], card[24];
+    char *save; /* learnt standard events kept here (a detector preset), or NULL */
     pthread_mutex_t mu;
     chan **ch;
     size_t n, cap;
@@ -44,8 +49,94 @@ static void say(const nn_learn *l, int level, const char *fmt, ...)
     if (l->log) l->log(l->log_ctx, level, msg);
 }
 
+/* Renders shape sh for records of c (samples, fs, trig) into c->tpl; 0 or -1. */
+static int make_template(const nn_learn *l, chan *c, const cc_sim_shape *sh)
+{
+    float *raw = malloc(c->samples * sizeof *raw), *tpl = malloc(l->L * sizeof *tpl);
+    int ok = raw && tpl;
+    if (ok) {
+        cc_sim_shape_render(sh, c->fs, c->trig, raw, c->samples);
+        ok = cc_prep_record(raw, c->samples, tpl, l->L) == CC_PREP_OK;
+    }
+    free(raw);
+    if (!ok) return free(tpl), -1;
+    c->tpl = tpl, c->shape = *sh;
+    return 0;
+}
+
+/* Appends channel c to the table (under the lock, or before it is shared). */
+static int add_chan(nn_learn *l, chan *c)
+{
+    if (l->n == l->cap) {
+        chan **t = realloc(l->ch, (l->cap ? 2 * l->cap : 16) * sizeof *t);
+        if (!t) return -1;
+        l->ch = t, l->cap = l->cap ? 2 * l->cap : 16;
+    }
+    l->ch[l->n++] = c;
+    return 0;
+}
+
+/* The channels kept in l->save, if it exists: learnt from the start. */
+static int load_saved(nn_learn *l, cc_err *e)
+{
+    if (access(l->save, F_OK)) return 0; /* nothing learnt yet */
+    cc_sim_config cfg;
+    if (cc_sim_config_load(l->save, &cfg, e))
+        return cc_err_prefix(e, "learn.save (learnt standard events; delete it to learn again)");
+    for (uint32_t i = 0; i < cfg.n_channels; i++) {
+        chan *c = calloc(1, sizeof *c);
+        if (!c) return cc_err_set(e, "out of memory");
+        *c = (chan){.id = cfg.ch[i].id,
+                    .samples = cfg.n_samples,
+                    .trig = cfg.n_samples / 4,
+                    .fs = cfg.fs_hz,
+                    .state = READY};
+        if (make_template(l, c, &cfg.ch[i].shape) || add_chan(l, c)) {
+            free(c->tpl), free(c);
+            return cc_err_set(e, "%s: channel %u: cannot render its standard event", l->save,
+                              cfg.ch[i].id);
+        }
+    }
+    say(l, LOG_INFO, "classifier '%s': the standard events of %u channels from %s", l->name,
+        cfg.n_channels, l->save);
+    return 0;
+}
+
+/* Writes the learnt standard events of records of c's length to l->save
+ * (a temporary file renamed over it); under the lock. */
+static void save_learnt(const nn_learn *l, const chan *c)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", l->save);
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL;
+    if (ok) {
+        fprintf(f,
+                "# Standard events learnt by the nn plugin (classifier '%s', standard_events: "
+                "learn,\n# docs/NN.md): a detector preset; delete it to learn them again.\n"
+                "sim:\n  samples: %u\n  fs_hz: %.17g\n  channels:\n",
+                l->name, c->samples, c->fs);
+        for (size_t i = 0; i < l->n; i++) {
+            const chan *d = l->ch[i];
+            if (d->state != READY || d->samples != c->samples) continue;
+            fprintf(f,
+                    "    - {name: ch%u, id: %u, kind: phonon, shape: {an: %.9g, at: %.9g, "
+                    "tau_n: %.9g, tau_in: %.9g, tau_t: %.9g}}\n",
+                    d->id, d->id, d->shape.an, d->shape.at, d->shape.tau_n, d->shape.tau_in,
+                    d->shape.tau_t);
+        }
+        ok = !ferror(f);
+        ok = !fclose(f) && ok && !rename(tmp, l->save);
+    }
+    if (!ok) {
+        say(l, LOG_WARNING, "classifier '%s': cannot write %s: %s", l->name, l->save,
+            strerror(errno));
+        unlink(tmp);
+    }
+}
+
 nn_learn *nn_learn_new(cc_nn_model *boot, size_t L, const cc_sev_learn_opts *opts, double min_score,
-                       const cc_plugin_env *env, const char *card, cc_err *e)
+                       const char *save, const cc_plugin_env *env, const char *card, cc_err *e)
 {
     nn_learn *l = calloc(1, sizeof *l);
     if (!l) {
@@ -58,6 +149,11 @@ nn_learn *nn_learn_new(cc_nn_model *boot, size_t L, const cc_sev_learn_opts *opt
     snprintf(l->name, sizeof l->name, "%s", env && env->name ? env->name : "nn");
     snprintf(l->card, sizeof l->card, "%s", card);
     pthread_mutex_init(&l->mu, NULL);
+    if (save && (!(l->save = strdup(save)) || load_saved(l, e))) {
+        if (!l->save) cc_err_set(e, "out of memory");
+        nn_learn_free(&l);
+        return NULL;
+    }
     return l;
 }
 
@@ -71,6 +167,7 @@ void nn_learn_free(nn_learn **lp)
         free(l->ch[i]);
     }
     free(l->ch);
+    free(l->save);
     cc_nn_free(&l->boot);
     pthread_mutex_destroy(&l->mu);
     free(l);
@@ -97,10 +194,9 @@ int nn_learn_template(nn_learn *l, const cc_record_meta *m, float *out)
     chan *c = find(l, m->channel);
     if (!c) { /* first sight: learn it from records like this one */
         cc_err e = {""};
-        chan **t = l->n < l->cap ? l->ch : realloc(l->ch, (l->cap ? 2 * l->cap : 16) * sizeof *t);
-        if (t && t != l->ch) l->ch = t, l->cap = l->cap ? 2 * l->cap : 16;
         const double fs = m->sample_rate_hz > 0 ? m->sample_rate_hz : 25000;
-        if (!t || !(c = calloc(1, sizeof *c))) {
+        if (!(c = calloc(1, sizeof *c)) || add_chan(l, c)) {
+            free(c);
             rc = -1;
             goto out;
         }
@@ -110,7 +206,6 @@ int nn_learn_template(nn_learn *l, const cc_record_meta *m, float *out)
             say(l, LOG_WARNING, "classifier '%s': channel %u: cannot learn its standard event (%s)",
                 l->name, m->channel, e.msg);
         }
-        l->ch[l->n++] = c;
     }
     if (c->state == READY && m->n_samples == c->samples) {
         memcpy(out, c->tpl, l->L * sizeof *out);
@@ -128,20 +223,12 @@ static void fit(nn_learn *l, chan *c)
     cc_err e = {""};
     cc_sim_shape sh;
     cc_sim_shape_fitres r;
-    float *raw = malloc(c->samples * sizeof *raw), *tpl = malloc(l->L * sizeof *tpl);
-    int ok = raw && tpl && !cc_sev_learner_fit(c->sl, &sh, &r, &e);
-    if (ok) {
-        cc_sim_shape_render(&sh, c->fs, c->trig, raw, c->samples);
-        ok = cc_prep_record(raw, c->samples, tpl, l->L) == CC_PREP_OK;
-        if (!ok) cc_err_set(&e, "the fitted pulse does not render");
-    }
-    free(raw);
+    int ok = !cc_sev_learner_fit(c->sl, &sh, &r, &e);
+    if (ok && make_template(l, c, &sh)) ok = 0, cc_err_set(&e, "the fitted pulse does not render");
     pthread_mutex_lock(&l->mu);
     cc_sev_learner_free(&c->sl);
-    if (ok)
-        c->tpl = tpl, c->state = READY;
-    else
-        free(tpl), c->state = FAILED;
+    c->state = ok ? READY : FAILED;
+    if (ok && l->save) save_learnt(l, c);
     pthread_mutex_unlock(&l->mu);
     if (ok)
         say(l, LOG_INFO,
@@ -154,7 +241,7 @@ static void fit(nn_learn *l, chan *c)
         say(l, LOG_WARNING,
             "classifier '%s': channel %u: no standard event (%s); the bootstrap model keeps "
             "scoring it",
-            l->name, c->id, e.msg[0] ? e.msg : "out of memory");
+            l->name, c->id, e.msg);
 }
 
 void nn_learn_offer(nn_learn *l, const cc_batch *b, const size_t *idx, const float *score, size_t n)

@@ -11,7 +11,8 @@
  *                                   # or a list, one preset per module;
  *                                   # or `learn`: learnt per channel (nn_learn.h)
  *     bootstrap: cnn-default.yaml   # with learn: scores a channel until it has one
- *     learn: {pulses: 200, min_snr: 20, min_score: 0.9}   # optional, with learn
+ *     learn: {pulses: 200, min_snr: 20, min_score: 0.9,   # optional, with learn
+ *             save: /var/lib/cryoclean/standard-events.yaml}  # keep what was learnt
  *
  * create() loads every card and its weights and runs its self-test (a model
  * that fails is refused with the reason); the members of an ensemble must
@@ -167,7 +168,7 @@ static int load_sev(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
 static int setup_learn(nn_inst *s, const cc_ynode *conf, const char *dir, const cc_plugin_env *env,
                        cc_err *e)
 {
-    static const char *const lkeys[] = {"pulses", "min_snr", "min_score", NULL};
+    static const char *const lkeys[] = {"pulses", "min_snr", "min_score", "save", NULL};
     const cc_ynode *bn = cc_y_get(conf, "bootstrap"), *ln = cc_y_get(conf, "learn");
     int64_t pulses = 200;
     double min_snr = 20, min_score = 0.9;
@@ -183,8 +184,11 @@ static int setup_learn(nn_inst *s, const cc_ynode *conf, const char *dir, const 
                cc_y_f64(ln, "min_snr", 0, 1, 1e6, &min_snr, e) ||
                cc_y_f64(ln, "min_score", 0, 0, 1, &min_score, e)))
         return -1;
-    char path[PATH_MAX];
-    if (file_path(bn, dir, "bootstrap", "a card path", path, e)) return -1;
+    char path[PATH_MAX], save[PATH_MAX];
+    const cc_ynode *sv = ln ? cc_y_get(ln, "save") : NULL;
+    if (file_path(bn, dir, "bootstrap", "a card path", path, e) ||
+        (sv && file_path(sv, dir, "learn.save", "a file path", save, e)))
+        return -1;
     cc_nn_model *boot = cc_nn_load(path, e);
     if (!boot) return -1;
     if (cc_nn_input_channels(boot) != 1 || cc_nn_input_len(boot) != cc_nn_input_len(s->m[0])) {
@@ -195,8 +199,8 @@ static int setup_learn(nn_inst *s, const cc_ynode *conf, const char *dir, const 
         return rc;
     }
     cc_sev_learn_opts o = {.pulses = (uint32_t)pulses, .min_snr = min_snr};
-    s->learn =
-        nn_learn_new(boot, cc_nn_input_len(s->m[0]), &o, min_score, env, cc_nn_name(s->m[0]), e);
+    s->learn = nn_learn_new(boot, cc_nn_input_len(s->m[0]), &o, min_score, sv ? save : NULL, env,
+                            cc_nn_name(s->m[0]), e);
     if (!s->learn) return -1;
     char msg[512];
     snprintf(msg, sizeof msg,

@@ -8,9 +8,9 @@
  * channel's records go to the template-conditioned card with it. A failed fit
  * leaves the channel with the bootstrap; both outcomes are logged through the
  * host (cc_plugin_env.log). State lives in the plugin instance: a reload
- * learns again. Thread-safe: one mutex guards the channel table; channels are
- * separate heap objects, so a table that grows never moves a channel a
- * fitting thread holds.
+ * learns again, unless the learnt shapes are kept in a file (`save`). Thread-safe: one mutex guards
+ * the channel table; channels are separate heap objects, so a table that grows never moves a
+ * channel a fitting thread holds.
  */
 #ifndef NN_LEARN_H
 #define NN_LEARN_H
@@ -21,11 +21,14 @@
 
 typedef struct nn_learn nn_learn;
 
-/* A learner set for input length L, taking ownership of boot. name is the
- * classifier's (for log lines), card the conditioned card's name. NULL with e
- * on no memory (boot is freed). */
+/* A learner set for input length L, taking ownership of boot. save (may be
+ * NULL): a detector preset that keeps the learnt standard events - read at
+ * start if it exists (those channels start learnt), rewritten whenever a
+ * channel is learnt. env->name names the classifier in log lines, card the
+ * conditioned card. NULL with e on no memory or an unreadable save file
+ * (boot is freed). */
 nn_learn *nn_learn_new(cc_nn_model *boot, size_t L, const cc_sev_learn_opts *opts, double min_score,
-                       const cc_plugin_env *env, const char *card, cc_err *e);
+                       const char *save, const cc_plugin_env *env, const char *card, cc_err *e);
 
 /* Frees *l (learners, templates, the bootstrap model) and sets it to NULL. */
 void nn_learn_free(nn_learn **l);
