@@ -47,6 +47,13 @@ typedef struct cc_sev_pulse {
 int cc_sev_find_pulse(const float *x, uint32_t n, uint32_t trig, double min_snr, double *ma,
                       cc_sev_pulse *p);
 
+/* A standard event as a network input: shape sh rendered with peak 1 and
+ * its onset at sample trig over n samples at fs_hz (cc_sim_shape_render),
+ * then preprocessed like a record (lib/prep: block means to len, min-max)
+ * into out[len]. Returns 0, or -1 when out of memory or n < len. */
+int cc_sev_input(const cc_sim_shape *sh, double fs_hz, uint32_t trig, uint32_t n, float *out,
+                 size_t len);
+
 /* Settings of a learner. */
 typedef struct cc_sev_learn_opts {
     uint32_t pulses; /* pulses in all (half for the first average), >= 10; default 200 */

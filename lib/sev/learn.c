@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_preproc.h"
+
 int cc_sev_find_pulse(const float *x, uint32_t n, uint32_t trig, double min_snr, double *ma,
                       cc_sev_pulse *p)
 {
@@ -28,6 +30,17 @@ int cc_sev_find_pulse(const float *x, uint32_t n, uint32_t trig, double min_snr,
     while (c > h && ma[c - 1] - m >= 0.5 * p->ph) c--;
     p->cross = c;
     return p->sd > 0 && p->ph / p->sd >= min_snr && ip > trig && ip < n / 2;
+}
+
+int cc_sev_input(const cc_sim_shape *sh, double fs_hz, uint32_t trig, uint32_t n, float *out,
+                 size_t len)
+{
+    float *raw = malloc(n * sizeof *raw);
+    if (!raw) return -1;
+    cc_sim_shape_render(sh, fs_hz, trig, raw, n);
+    int rc = cc_prep_record(raw, n, out, len) == CC_PREP_OK ? 0 : -1;
+    free(raw);
+    return rc;
 }
 
 /* cumulative deviation bands of stage 2 (units of the baseline noise) */

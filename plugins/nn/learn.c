@@ -9,7 +9,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "cc_preproc.h"
 #include "nn_learn.h"
 
 enum { LEARNING, FITTING, READY, FAILED };
@@ -52,14 +51,8 @@ static void say(const nn_learn *l, int level, const char *fmt, ...)
 /* Renders shape sh for records of c (samples, fs, trig) into c->tpl; 0 or -1. */
 static int make_template(const nn_learn *l, chan *c, const cc_sim_shape *sh)
 {
-    float *raw = malloc(c->samples * sizeof *raw), *tpl = malloc(l->L * sizeof *tpl);
-    int ok = raw && tpl;
-    if (ok) {
-        cc_sim_shape_render(sh, c->fs, c->trig, raw, c->samples);
-        ok = cc_prep_record(raw, c->samples, tpl, l->L) == CC_PREP_OK;
-    }
-    free(raw);
-    if (!ok) return free(tpl), -1;
+    float *tpl = malloc(l->L * sizeof *tpl);
+    if (!tpl || cc_sev_input(sh, c->fs, c->trig, c->samples, tpl, l->L)) return free(tpl), -1;
     c->tpl = tpl, c->shape = *sh;
     return 0;
 }
@@ -187,31 +180,44 @@ static chan *find(const nn_learn *l, uint32_t id)
     return NULL;
 }
 
-int nn_learn_template(nn_learn *l, const cc_record_meta *m, float *out)
+/* The channel of record m, registered (learning) on first sight; NULL when
+ * out of memory. Under the lock. */
+static chan *channel_of(nn_learn *l, const cc_record_meta *m)
 {
-    int rc = 0;
-    pthread_mutex_lock(&l->mu);
     chan *c = find(l, m->channel);
-    if (!c) { /* first sight: learn it from records like this one */
-        cc_err e = {""};
-        const double fs = m->sample_rate_hz > 0 ? m->sample_rate_hz : 25000;
-        if (!(c = calloc(1, sizeof *c)) || add_chan(l, c)) {
-            free(c);
+    if (c) return c;
+    cc_err e = {""};
+    const double fs = m->sample_rate_hz > 0 ? m->sample_rate_hz : 25000;
+    if (!(c = calloc(1, sizeof *c)) || add_chan(l, c)) return free(c), NULL;
+    *c = (chan){.id = m->channel, .samples = m->n_samples, .trig = m->trigger_index, .fs = fs};
+    if (!(c->sl = cc_sev_learner_new(m->n_samples, fs, m->trigger_index, &l->opts, &e))) {
+        c->state = FAILED;
+        say(l, LOG_WARNING, "classifier '%s': channel %u: cannot learn its standard event (%s)",
+            l->name, m->channel, e.msg);
+    }
+    return c;
+}
+
+int nn_learn_split(nn_learn *l, const cc_batch *b, float *x2, size_t *im, size_t *nm, float *xb,
+                   size_t *ib, size_t *nb)
+{
+    const size_t L = l->L;
+    int rc = 0;
+    *nm = *nb = 0;
+    pthread_mutex_lock(&l->mu); /* once per batch */
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        const chan *c = channel_of(l, &b->meta[i]);
+        if (!c)
             rc = -1;
-            goto out;
-        }
-        *c = (chan){.id = m->channel, .samples = m->n_samples, .trig = m->trigger_index, .fs = fs};
-        if (!(c->sl = cc_sev_learner_new(m->n_samples, fs, m->trigger_index, &l->opts, &e))) {
-            c->state = FAILED;
-            say(l, LOG_WARNING, "classifier '%s': channel %u: cannot learn its standard event (%s)",
-                l->name, m->channel, e.msg);
+        else if (c->state == READY && b->meta[i].n_samples == c->samples) {
+            memcpy(x2 + 2 * *nm * L, b->x + i * L, L * sizeof *x2);
+            memcpy(x2 + (2 * *nm + 1) * L, c->tpl, L * sizeof *x2);
+            im[(*nm)++] = i;
+        } else {
+            memcpy(xb + *nb * L, b->x + i * L, L * sizeof *xb);
+            ib[(*nb)++] = i;
         }
     }
-    if (c->state == READY && m->n_samples == c->samples) {
-        memcpy(out, c->tpl, l->L * sizeof *out);
-        rc = 1;
-    }
-out:
     pthread_mutex_unlock(&l->mu);
     return rc;
 }

@@ -40,8 +40,7 @@
 
 #include "cc_nn.h"
 #include "cc_plugin.h"
-#include "cc_preproc.h"
-#include "cc_sim.h"
+#include "cc_sev.h"
 #include "nn_learn.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -134,16 +133,13 @@ static int load_sev(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
     cc_sim_config cfg;
     if (cc_sim_config_load(path, &cfg, e)) return -1;
     const size_t L = cc_nn_input_len(s->m[0]), N = cfg.n_samples, nt = s->nt + cfg.n_channels;
-    float *raw = malloc(N * sizeof *raw), *tpl = realloc(s->tpl, nt * L * sizeof *tpl);
+    float *tpl = realloc(s->tpl, nt * L * sizeof *tpl);
     struct nn_sev *t = tpl ? realloc(s->t, nt * sizeof *t) : NULL;
     char **pp = t ? realloc(s->t_path, (s->n_path + 1) * sizeof *pp) : NULL;
     if (tpl) s->tpl = tpl;
     if (t) s->t = t;
     if (pp) s->t_path = pp;
-    if (!raw || !pp || !(pp[s->n_path] = strdup(path))) {
-        free(raw);
-        return cc_err_set(e, "out of memory");
-    }
+    if (!pp || !(pp[s->n_path] = strdup(path))) return cc_err_set(e, "out of memory");
     const size_t file = s->n_path++;
     int rc = 0;
     for (uint32_t i = 0; i < cfg.n_channels && !rc; i++) {
@@ -151,15 +147,14 @@ static int load_sev(nn_inst *s, const cc_ynode *c, const char *dir, cc_err *e)
             if (s->t[j].id == cfg.ch[i].id)
                 rc = cc_y_err(e, c, "standard_events: channel %u is in both %s and %s",
                               cfg.ch[i].id, s->t_path[s->t[j].file], path);
-        cc_sim_shape_render(&cfg.ch[i].shape, cfg.fs_hz, (double)(N / 4), raw, (uint32_t)N);
-        if (!rc && cc_prep_record(raw, N, s->tpl + s->nt * L, L))
+        if (!rc && cc_sev_input(&cfg.ch[i].shape, cfg.fs_hz, (uint32_t)(N / 4), (uint32_t)N,
+                                s->tpl + s->nt * L, L))
             rc = cc_y_err(e, c,
                           "standard_events: %s: channel %u: the pulse does not render to "
                           "%zu values",
                           path, cfg.ch[i].id, L);
         if (!rc) s->t[s->nt++] = (struct nn_sev){cfg.ch[i].id, (uint32_t)N, file};
     }
-    free(raw);
     return rc;
 }
 
@@ -312,19 +307,9 @@ static void *nn_ws_new(void *inst, size_t max_batch)
  * through the bootstrap, whose confident accepts feed the learners. */
 static int classify_learn(const nn_inst *s, nn_ws *w, const cc_batch *b, float *scores, cc_err *e)
 {
-    const size_t L = b->input_len;
-    size_t nm = 0, nb = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        int r = nn_learn_template(s->learn, &b->meta[i], w->x2 + (2 * nm + 1) * L);
-        if (r < 0) return cc_err_set(e, "nn %s: out of memory", cc_nn_name(s->m[0]));
-        if (r) {
-            memcpy(w->x2 + 2 * nm * L, b->x + i * L, L * sizeof *w->x2);
-            w->im[nm++] = i;
-        } else {
-            memcpy(w->xb + nb * L, b->x + i * L, L * sizeof *w->xb);
-            w->ib[nb++] = i;
-        }
-    }
+    size_t nm, nb;
+    if (nn_learn_split(s->learn, b, w->x2, w->im, &nm, w->xb, w->ib, &nb))
+        return cc_err_set(e, "nn %s: out of memory", cc_nn_name(s->m[0]));
     if (nm && cc_nn_score(s->m[0], w->w[0], w->x2, nm, w->sm, e)) return -1;
     if (nb && cc_nn_score(nn_learn_boot(s->learn), w->wb, w->xb, nb, w->sb, e)) return -1;
     for (size_t j = 0; j < nm; j++) scores[w->im[j]] = w->sm[j];

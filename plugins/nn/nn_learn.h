@@ -36,11 +36,13 @@ void nn_learn_free(nn_learn **l);
 /* The bootstrap model (read-only). */
 const cc_nn_model *nn_learn_boot(const nn_learn *l);
 
-/* Copies the learnt standard event of the record's channel into out[L] and
- * returns 1 when there is one for records of its length; 0 when the channel
- * is still learning (it is registered on first sight); -1 when out of
- * memory. */
-int nn_learn_template(nn_learn *l, const cc_record_meta *meta, float *out);
+/* Splits batch b (preprocessed inputs b->x of length L) under one lock:
+ * records of channels with a learnt standard event for their length go to
+ * x2 (record, then standard event: 2 x L each) with their indices in
+ * im[0..*nm); the others (registered as learning on first sight) to xb with
+ * indices ib[0..*nb). Returns 0, or -1 when out of memory. */
+int nn_learn_split(nn_learn *l, const cc_batch *b, float *x2, size_t *im, size_t *nm, float *xb,
+                   size_t *ib, size_t *nb);
 
 /* Offers records idx[0..n) of batch b, scored score[0..n) by the bootstrap,
  * to their channels' learners, and fits the channels this completes. */
